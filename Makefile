@@ -1,0 +1,57 @@
+# Thin wrapper (DESIGN.md): scripts/deps.sh → cmake configure/build → demo | test | bench | fuzz
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+CMAKE_GEN  := -G Ninja
+JOBS       ?= $(shell nproc)
+CTEST_ARGS ?= --output-on-failure -j $(JOBS)
+
+.PHONY: all deps build demo test test-release test-asan bench fuzz memcheck soak install clean
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/build.ninja: | deps
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: deps $(BUILD)/build.ninja
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# The main job: build, then T-Mobile's Quick Start against the local emulator.
+demo: build
+	@$(BUILD)/taap quickstart
+
+# The whole suite: the release build, then the same tests under ASan + UBSan.
+test: test-release test-asan
+
+test-release: build
+	@cd $(BUILD) && ctest $(CTEST_ARGS)
+
+$(ASAN_BUILD)/build.ninja: | deps
+	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DTAAP_SANITIZE=ON \
+	  -DTAAP_BENCH=OFF >/dev/null
+
+test-asan: deps $(ASAN_BUILD)/build.ninja
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS)
+
+bench: build
+	@sh scripts/deps.sh bench
+	@cmake --build $(BUILD) --target bench_all
+	@sh bench/run.sh $(BUILD)
+
+fuzz:
+	@sh scripts/deps.sh
+	@cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DTAAP_FUZZ=ON \
+	  -DTAAP_TESTS=OFF -DTAAP_BENCH=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $${FUZZ_SECONDS:-60}
+
+install: build
+	@cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX),)
+
+clean:
+	@rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,15 @@
+/* taap/taap.h — everything libtaap offers. */
+#ifndef TAAP_TAAP_H
+#define TAAP_TAAP_H
+
+#include "taap/error.h"
+#include "taap/key.h"
+#include "taap/request.h"
+#include "taap/pop.h"
+#include "taap/replay.h"
+#include "taap/verify.h"
+
+/* The library version, "MAJOR.MINOR.PATCH". */
+TAAP_API const char *taap_version(void);
+
+#endif

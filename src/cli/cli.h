@@ -1,0 +1,62 @@
+/*
+ * cli.h — the taap command: the command table and the helpers every
+ * command shares. Commands only call the public libtaap API.
+ */
+#ifndef TAAP_CLI_H
+#define TAAP_CLI_H
+
+#include <stdio.h>
+#include "taap/taap.h"
+
+/* Exit statuses beyond the SPEC §2 verification codes (docs/taap.1). */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1   /* generic failure: the operation did not succeed */
+#define CLI_EXIT_USAGE 2  /* bad flags or arguments */
+
+/* One command: `taap NAME …`. `help` is the full text of `taap help NAME`
+ * and `taap NAME --help` (usage line first). */
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+    const char *summary;               /* one line for `taap help` */
+    const char *help;
+} cli_command;
+
+/* The table (main.c). */
+extern const cli_command cli_commands[];
+
+/* Print a command's help to `out`. */
+void cli_print_help(const cli_command *cmd, FILE *out);
+const cli_command *cli_find_command(const char *name);
+
+/* Each command, one file each (cmd_NAME.c). */
+#define CLI_DECLARE(name)                   \
+    int cmd_##name(int argc, char **argv); \
+    extern const char cmd_##name##_help[];
+CLI_DECLARE(keygen)
+CLI_DECLARE(pop)
+CLI_DECLARE(verify)
+CLI_DECLARE(decode)
+CLI_DECLARE(token)
+CLI_DECLARE(call)
+CLI_DECLARE(run)
+CLI_DECLARE(serve)
+CLI_DECLARE(admin)
+CLI_DECLARE(quickstart)
+CLI_DECLARE(profile)
+#undef CLI_DECLARE
+
+/* Diagnostics on stderr, prefixed "taap: " (or "taap CMD: "). */
+void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print a library error as one line and return the exit status to use:
+ * the taap_code number itself (SPEC §2 codes are exit statuses). */
+int cli_report(const taap_error *err);
+
+/* Set by main from the command name, used as the diagnostics prefix. */
+extern const char *cli_progname;
+
+/* 1 when colour may be used on `f` (a terminal and NO_COLOR unset). */
+int cli_use_color(FILE *f);
+
+#endif

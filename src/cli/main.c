@@ -1,0 +1,133 @@
+/* main.c — `taap COMMAND …`: one table drives dispatch and `taap help`. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#ifndef TAAP_VERSION
+#define TAAP_VERSION "0.1.0"
+#endif
+
+const char *cli_progname = "taap";
+
+const cli_command cli_commands[] = {
+    {"keygen", cmd_keygen, "create an RSA key pair for DevEdge", cmd_keygen_help},
+    {"pop", cmd_pop, "build a PoP token for a request", cmd_pop_help},
+    {"verify", cmd_verify, "verify a PoP token against a request", cmd_verify_help},
+    {"decode", cmd_decode, "show a token's header and claims (no verification)", cmd_decode_help},
+    {"token", cmd_token, "get (or reuse) an OAuth 2.0 access token", cmd_token_help},
+    {"call", cmd_call, "call a TAAP-protected API, curl-style", cmd_call_help},
+    {"run", cmd_run, "run a Postman collection with native PoP signing", cmd_run_help},
+    {"serve", cmd_serve, "run the local TAAP emulator", cmd_serve_help},
+    {"admin", cmd_admin, "manage the emulator: apps, keys, kits (DevEdge-style)", cmd_admin_help},
+    {"quickstart", cmd_quickstart, "run T-Mobile's Quick Start end to end", cmd_quickstart_help},
+    {"profile", cmd_profile, "manage connection profiles", cmd_profile_help},
+    {NULL, NULL, NULL, NULL},
+};
+
+const cli_command *cli_find_command(const char *name)
+{
+    for (const cli_command *c = cli_commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+void cli_print_help(const cli_command *cmd, FILE *out)
+{
+    fputs(cmd->help, out);
+}
+
+static void vmsg(const char *kind, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: %s", cli_progname, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void cli_errorf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("", fmt, ap);
+    va_end(ap);
+}
+
+void cli_warnf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+int cli_report(const taap_error *err)
+{
+    cli_errorf("%s", err->message[0] ? err->message : taap_strerror(err->code));
+    return err->code == TAAP_OK ? CLI_EXIT_FAIL : (int)err->code;
+}
+
+int cli_use_color(FILE *f)
+{
+    const char *nc = getenv("NO_COLOR");
+    return isatty(fileno(f)) && !(nc && *nc);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: taap COMMAND [OPTIONS]\n\n"
+                 "taap — T-Mobile API Access Protocol (TAAP) from the command line.\n\n"
+                 "Commands:\n");
+    for (const cli_command *c = cli_commands; c->name; c++)
+        fprintf(out, "  %-11s %s\n", c->name, c->summary);
+    fprintf(out, "\n  help [COMMAND]  show help (also: taap COMMAND --help)\n"
+                 "  version         show the version\n\n"
+                 "Exit status: 0 success, 1 failure, 2 usage error, 10-21 PoP verification\n"
+                 "codes (SPEC §2), others as listed in `man taap`.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        if (argc >= 3) {
+            const cli_command *c = cli_find_command(argv[2]);
+            if (!c) {
+                cli_errorf("no such command '%s' (see `taap help`)", argv[2]);
+                return CLI_EXIT_USAGE;
+            }
+            cli_print_help(c, stdout);
+            return CLI_EXIT_OK;
+        }
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0) {
+        printf("taap %s (libtaap %s)\n", TAAP_VERSION, taap_version());
+        return CLI_EXIT_OK;
+    }
+    const cli_command *c = cli_find_command(name);
+    if (!c) {
+        cli_errorf("no such command '%s' (see `taap help`)", name);
+        return CLI_EXIT_USAGE;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            cli_print_help(c, stdout);
+            return CLI_EXIT_OK;
+        }
+    }
+    static char prog[64];
+    snprintf(prog, sizeof prog, "taap %s", c->name);
+    cli_progname = prog;
+    return c->run(argc - 1, argv + 1);
+}

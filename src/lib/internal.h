@@ -1,0 +1,59 @@
+/*
+ * internal.h — helpers shared by libtaap's modules. Never installed, never
+ * included by the CLI or the emulator.
+ */
+#ifndef TAAP_INTERNAL_H
+#define TAAP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "taap/error.h"
+
+/*
+ * Fill `err` (NULL-safe) with `code` and a printf-style message; returns
+ * `code` so callers can write `return taap_fail(err, TAAP_E_IO, "...")`.
+ */
+taap_code taap_fail(taap_error *err, taap_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Append OpenSSL's queued error reason to a message and clear the queue. */
+taap_code taap_fail_openssl(taap_error *err, taap_code code, const char *what);
+
+/* Zero then free a secret buffer (OPENSSL_cleanse). NULL-safe. */
+void taap_free_secret(void *p, size_t len);
+/* Same for a NUL-terminated secret string. */
+void taap_free_secret_str(char *s);
+
+/* strdup / memdup that return NULL on allocation failure. */
+char *taap_strdup(const char *s);
+char *taap_strndup(const char *s, size_t n);
+void *taap_memdup(const void *p, size_t n);
+
+/* Case-insensitive ASCII comparison (locale independent). */
+int taap_ascii_casecmp(const char *a, const char *b);
+int taap_ascii_ncasecmp(const char *a, const char *b, size_t n);
+
+/* RFC 9110 token character test (tchar). */
+int taap_is_tchar(unsigned char c);
+
+/* The current time in seconds (wall clock). */
+int64_t taap_wall_clock(void *unused);
+
+/*
+ * Read a whole file into memory (bounded by max_len; larger → TAAP_E_IO with
+ * a message naming the limit). `nofollow` opens with O_NOFOLLOW (key files).
+ * The result is NUL-terminated (not counted in *len). Free with free() or,
+ * for secrets, taap_free_secret(buf, len).
+ */
+taap_code taap_read_file(const char *path, size_t max_len, int nofollow,
+                         char **out, size_t *len, taap_error *err);
+
+/*
+ * Write `len` bytes to `path` atomically: a temporary file in the same
+ * directory with `mode`, fsync, rename. Refuses to overwrite an existing
+ * file unless `overwrite`.
+ */
+taap_code taap_write_file_atomic(const char *path, const void *data, size_t len,
+                                 unsigned mode, int overwrite, taap_error *err);
+
+#endif
