@@ -267,11 +267,13 @@ int jws_header_fast_ok(const unsigned char *header, size_t len)
            (len == sizeof c - 1 && memcmp(header, c, len) == 0);
 }
 
-taap_code jws_verify_rs256(const char *untrusted, size_t len, const taap_key *key,
-                           taap_error *err)
+taap_code jws_verify_rs256(const char *untrusted, size_t len, size_t max_len,
+                           const taap_key *key, jws_parts *out, taap_error *err)
 {
+    if (out)
+        memset(out, 0, sizeof *out);
     jws_parts p;
-    taap_code rc = jws_split(untrusted, len, TAAP_VERIFY_MAX_TOKEN, &p, err);
+    taap_code rc = jws_split(untrusted, len, max_len, &p, err);
     if (rc != TAAP_OK)
         return rc;
     if (!jws_header_fast_ok(p.header, p.header_len)) {
@@ -284,7 +286,10 @@ taap_code jws_verify_rs256(const char *untrusted, size_t len, const taap_key *ke
     if (rc == TAAP_OK)
         rc = rs256_verify(key, p.untrusted_signing_input, p.signing_input_len, p.sig, p.sig_len,
                           err);
-    jws_parts_free(&p);
+    if (rc == TAAP_OK && out)
+        *out = p;
+    else
+        jws_parts_free(&p);
     return rc;
 }
 

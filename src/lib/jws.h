@@ -70,13 +70,14 @@ taap_code jws_check_header(const json_t *header, taap_error *err);
 int jws_header_fast_ok(const unsigned char *header, size_t len);
 
 /*
- * jws_verify_rs256 — SPEC §2 items 1–5 on any compact JWS: split, strict
- * JSON header (the payload is NOT parsed: it may be any bytes), header
- * policy, then RS256 with the pinned key (signature exactly k bytes).
- * Used by the PoP verifier's tests and conformance suites for JWS that are
- * not PoP tokens.
+ * jws_verify_rs256 — SPEC §2 items 1–5 on any compact JWS: split (bounded by
+ * max_len), strict JSON header (the payload is NOT parsed: it may be any
+ * bytes), header policy, then RS256 with the pinned key (signature exactly
+ * k bytes). For JWS that are not PoP tokens: the conformance suites, and
+ * access/ID tokens. When `out` is non-NULL and the result is TAAP_OK, the
+ * decoded parts are handed over (jws_parts_free()); otherwise nothing is.
  */
-taap_code jws_verify_rs256(const char *untrusted, size_t len, const taap_key *key,
-                           taap_error *err);
+taap_code jws_verify_rs256(const char *untrusted, size_t len, size_t max_len,
+                           const taap_key *key, jws_parts *out, taap_error *err);
 
 #endif
