@@ -8,6 +8,10 @@
 #include "taap/pop.h"
 #include "taap/replay.h"
 #include "taap/verify.h"
+#include "taap/http.h"
+#include "taap/oauth.h"
+#include "taap/client.h"
+#include "taap/settings.h"
 
 /* The library version, "MAJOR.MINOR.PATCH". */
 TAAP_API const char *taap_version(void);
