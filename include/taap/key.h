@@ -84,6 +84,22 @@ TAAP_API taap_code taap_key_public_pem_oneline(const taap_key *key, char **pem, 
  * {"kty":"RSA","n":…,"e":…,"kid":…} (kid = the fingerprint, base64url). */
 TAAP_API taap_code taap_key_public_jwk(const taap_key *key, char **json, taap_error *err);
 
+/*
+ * taap_key_write_private_file — write the private key as PKCS#8 PEM
+ * (encrypted as taap_key_private_pem() does when `passphrase` is non-empty)
+ * to `path` with mode 0600, atomically (temporary file, fsync, rename): the
+ * PEM never leaves the library unwiped. Refuses to replace an existing file
+ * unless `overwrite` (TAAP_E_IO, "already exists"). TAAP_E_KEY for a public key.
+ */
+TAAP_API taap_code taap_key_write_private_file(const taap_key *key, const char *path,
+                                               const char *passphrase, int overwrite,
+                                               taap_error *err);
+
+/* taap_key_write_public_file — the SPKI PEM to `path`, mode 0644, atomically,
+ * same overwrite rule. */
+TAAP_API taap_code taap_key_write_public_file(const taap_key *key, const char *path, int overwrite,
+                                              taap_error *err);
+
 /* Free a string returned by the functions above, wiping it first. NULL-safe. */
 TAAP_API void taap_key_free_pem(char *pem);
 
