@@ -1,13 +1,349 @@
-/* cmd_pop.c — `taap pop`. NOT YET IMPLEMENTED: placeholder so the command
- * table links; replaced by the real command. */
-#include "cli.h"
+/* cmd_pop.c — `taap pop`: build a PoP token for a request, curl-style. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-const char cmd_pop_help[] = "usage: taap pop ...\n\n(not implemented yet)\n";
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "cli.h"
+#include "cli_request.h"
+
+const char cmd_pop_help[] =
+    "usage: taap pop [REQUEST FLAGS] [--key FILE] [--passphrase-file FILE] [--lifetime N]\n"
+    "                [--now EPOCH] [--jti ID] [--sign-header NAME]... [--no-sign-header NAME]...\n"
+    "                [--legacy] [--json] URL|PATH\n"
+    "\n"
+    "Build a PoP token (the X-Authorization header value) for one HTTP request and\n"
+    "print it on one line. The request is described with curl's flags, so the same\n"
+    "flags sign and send it:\n"
+    "\n"
+    "  tok=$(taap pop -X POST -H 'Authorization: Bearer abc' -d @body.json URL)\n"
+    "  curl -H 'Authorization: Bearer abc' -H 'Content-Type: application/json' \\\n"
+    "       -H \"X-Authorization: $tok\" -d @body.json URL\n"
+    "\n"
+    "Signed by default (SPEC 1.1): Content-Type and Authorization when given, then\n"
+    "uri (path + decoded query), http-method, then body when non-empty.\n"
+    "\n"
+    "Request flags:\n"
+    "  -X, --request METHOD      method (default GET, or POST when a body is given)\n"
+    "  -H, --header 'N: v'       a header (repeatable, order kept); 'N:' drops one\n"
+    "  -d, --data STR|@FILE|@-   body; from a file or stdin CR/LF are stripped (as curl)\n"
+    "      --data-raw STR        body, '@' not special\n"
+    "      --data-binary STR|@FILE|@-  body bytes exactly; one @FILE is streamed\n"
+    "      --url URL             the URL (or give it as the argument)\n"
+    "  A body without a Content-Type header gets Content-Type: application/json\n"
+    "  (curl would use application/x-www-form-urlencoded; say -H 'Content-Type: …'\n"
+    "  to choose, or -H 'Content-Type:' for none). Repeated -d join with '&'.\n"
+    "\n"
+    "Options:\n"
+    "  --key FILE                private key (PKCS#8, PKCS#1, encrypted; PEM or DER);\n"
+    "                            default: $TAAP_PRIVATE_KEY (a path, or the PEM itself)\n"
+    "  --passphrase-file FILE    passphrase of an encrypted key (first line)\n"
+    "  --legacy                  allow legacy PBES1 encrypted keys (OpenSSL legacy provider)\n"
+    "  --lifetime N              seconds until exp, 1..120 (default 60)\n"
+    "  --now EPOCH               iat instead of the clock (reproducible tokens)\n"
+    "  --jti ID                  jti instead of a random UUID v4 (at most 256 bytes)\n"
+    "  --sign-header NAME        also sign this header (repeatable; must be in -H)\n"
+    "  --no-sign-header NAME     leave a default part out (Authorization, body, ...)\n"
+    "  --json                    print {\"token\",\"ehts\",\"edts\",\"iat\",\"exp\",\"jti\"}\n"
+    "  -h, --help                this help\n"
+    "\n"
+    "Exit status: 0 token printed; 2 usage (bad flag, no URL, no key, --now/--jti\n"
+    "malformed); 21 key refused; 31 file unreadable; 33/34 passphrase missing/wrong;\n"
+    "40-46 the builder refused (43 a header to sign is not in the request or is\n"
+    "X-Authorization, 44 duplicate, 45 ';' in a name, 46 --lifetime outside 1..120).\n";
+
+#define MAX_EPOCH INT64_C(253402300799)
+#define MAX_PASSPHRASE 1024
+
+enum {
+    OPT_KEY = 0x2201,
+    OPT_PASSFILE,
+    OPT_LIFETIME,
+    OPT_NOW,
+    OPT_JTI,
+    OPT_SIGN,
+    OPT_NOSIGN,
+    OPT_JSON,
+    OPT_LEGACY,
+};
+
+typedef struct pop_opts {
+    const char *key_path;
+    const char *passphrase_file;
+    unsigned key_flags;
+    long lifetime; /* -1: default */
+    int64_t now;
+    int have_now;
+    const char *jti;
+    const char **sign;
+    size_t n_sign;
+    const char **nosign;
+    size_t n_nosign;
+    int json;
+} pop_opts;
+
+static int64_t fixed_clock(void *ctx)
+{
+    return *(const int64_t *)ctx;
+}
+
+static int push(const char ***list, size_t *n, const char *v)
+{
+    const char **l = realloc(*list, (*n + 1) * sizeof *l);
+    if (!l) {
+        cli_errorf("out of memory");
+        return -1;
+    }
+    l[(*n)++] = v;
+    *list = l;
+    return 0;
+}
+
+/* The first line of a passphrase file (without its line end). The buffer is
+ * wiped by the caller. */
+static int read_passphrase_file(const char *path, char *out, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_errorf("cannot read passphrase file %s: %s", path, strerror(errno));
+        return TAAP_E_IO;
+    }
+    size_t n = 0;
+    for (;;) {
+        if (n == cap - 1)
+            break;
+        ssize_t r = read(fd, out + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            close(fd);
+            cli_errorf("cannot read passphrase file %s: %s", path, strerror(errno));
+            return TAAP_E_IO;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    out[n] = '\0';
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+/* Key from --key, else $TAAP_PRIVATE_KEY (a path, or the PEM text itself). */
+static int load_key(const pop_opts *o, taap_key **key)
+{
+    char pass[MAX_PASSPHRASE];
+    const char *passphrase = NULL;
+    pass[0] = '\0';
+    if (o->passphrase_file) {
+        int rc = read_passphrase_file(o->passphrase_file, pass, sizeof pass);
+        if (rc)
+            return rc;
+        passphrase = pass;
+    }
+    taap_error err = TAAP_ERROR_INIT;
+    taap_code rc;
+    const char *env = getenv("TAAP_PRIVATE_KEY");
+    if (o->key_path || (env && *env && strncmp(env, "-----BEGIN", 10) != 0)) {
+        const char *path = o->key_path ? o->key_path : env;
+        int insecure = 0;
+        rc = taap_key_load_private_file(path, passphrase, o->key_flags, key, &insecure, &err);
+        if (rc == TAAP_OK && insecure)
+            cli_warnf("%s is readable by group or others: chmod 600 it", path);
+    } else if (env && *env) {
+        /* .env files and CI secrets often hold the PEM with literal "\n"
+         * escapes instead of line breaks: turn them back into newlines. */
+        size_t n = strlen(env), m = 0;
+        char *pem = malloc(n + 1);
+        if (!pem) {
+            OPENSSL_cleanse(pass, sizeof pass);
+            cli_errorf("out of memory");
+            return CLI_EXIT_FAIL;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (env[i] == '\\' && env[i + 1] == 'n') {
+                pem[m++] = '\n';
+                i++;
+            } else {
+                pem[m++] = env[i];
+            }
+        }
+        rc = taap_key_load_private(pem, m, passphrase, o->key_flags, key, &err);
+        OPENSSL_cleanse(pem, n + 1);
+        free(pem);
+    } else {
+        OPENSSL_cleanse(pass, sizeof pass);
+        cli_errorf("no private key: give --key FILE or set TAAP_PRIVATE_KEY "
+                   "(make one with `taap keygen`)");
+        return CLI_EXIT_USAGE;
+    }
+    OPENSSL_cleanse(pass, sizeof pass);
+    if (rc != TAAP_OK) {
+        if (rc == TAAP_E_NEED_PASSPHRASE && !o->passphrase_file)
+            cli_errorf("the key is encrypted: give --passphrase-file FILE");
+        return cli_report(&err);
+    }
+    return 0;
+}
+
+static int print_json(const char *token, const taap_pop_info *info)
+{
+    json_t *o = json_pack("{sssssssIsIss}", "token", token, "ehts", info->ehts, "edts",
+                          info->edts, "iat", (json_int_t)info->iat, "exp", (json_int_t)info->exp,
+                          "jti", info->jti);
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!s) {
+        cli_errorf("cannot encode the JSON output");
+        return CLI_EXIT_FAIL;
+    }
+    printf("%s\n", s);
+    free(s);
+    return CLI_EXIT_OK;
+}
+
+static int parse_args(int argc, char **argv, pop_opts *o, cli_request *rq)
+{
+    static const struct option longopts[] = {
+        CLI_REQUEST_LONGOPTS,
+        {"key", required_argument, NULL, OPT_KEY},
+        {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
+        {"lifetime", required_argument, NULL, OPT_LIFETIME},
+        {"now", required_argument, NULL, OPT_NOW},
+        {"jti", required_argument, NULL, OPT_JTI},
+        {"sign-header", required_argument, NULL, OPT_SIGN},
+        {"no-sign-header", required_argument, NULL, OPT_NOSIGN},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"legacy", no_argument, NULL, OPT_LEGACY},
+        {NULL, 0, NULL, 0}};
+    int c;
+    char *end;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":" CLI_REQUEST_SHORTOPTS, longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_KEY:
+            o->key_path = optarg;
+            break;
+        case OPT_PASSFILE:
+            o->passphrase_file = optarg;
+            break;
+        case OPT_LEGACY:
+            o->key_flags |= TAAP_KEY_ALLOW_LEGACY;
+            break;
+        case OPT_LIFETIME:
+            errno = 0;
+            o->lifetime = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end) {
+                cli_errorf("--lifetime '%s' is not a number of seconds (1..%d)", optarg,
+                           TAAP_POP_MAX_LIFETIME);
+                return CLI_EXIT_USAGE;
+            }
+            if (o->lifetime < 1 || o->lifetime > TAAP_POP_MAX_LIFETIME) {
+                cli_errorf("--lifetime %s is outside 1..%d s (the PoP default is %d s)", optarg,
+                           TAAP_POP_MAX_LIFETIME, TAAP_POP_DEFAULT_LIFETIME);
+                return TAAP_E_BUILD_LIFETIME;
+            }
+            break;
+        case OPT_NOW: {
+            errno = 0;
+            long long v = strtoll(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 0 || v > MAX_EPOCH) {
+                cli_errorf("--now '%s': give seconds since 1970 (0..%lld)", optarg,
+                           (long long)MAX_EPOCH);
+                return CLI_EXIT_USAGE;
+            }
+            o->now = v;
+            o->have_now = 1;
+            break;
+        }
+        case OPT_JTI:
+            o->jti = optarg;
+            break;
+        case OPT_SIGN:
+            if (push(&o->sign, &o->n_sign, optarg))
+                return CLI_EXIT_FAIL;
+            break;
+        case OPT_NOSIGN:
+            if (push(&o->nosign, &o->n_nosign, optarg))
+                return CLI_EXIT_FAIL;
+            break;
+        case OPT_JSON:
+            o->json = 1;
+            break;
+        case ':':
+            cli_errorf("%s needs a value (see taap pop --help)", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        default: {
+            int r = cli_request_option(rq, c, optarg);
+            if (r == 1)
+                break;
+            if (r == 0)
+                cli_errorf("unknown option '%s' (see taap pop --help)", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+        }
+    }
+    for (; optind < argc; optind++)
+        if (cli_request_target(rq, argv[optind]) != 0)
+            return CLI_EXIT_USAGE;
+    return cli_request_finish(rq, 0);
+}
 
 int cmd_pop(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    cli_errorf("not implemented yet");
-    return CLI_EXIT_FAIL;
+    pop_opts o = {.lifetime = -1};
+    cli_request rq;
+    cli_request_init(&rq);
+    taap_key *key = NULL;
+    char *token = NULL;
+    taap_pop_info info = {0};
+    int rc = parse_args(argc, argv, &o, &rq);
+    if (rc == 0)
+        rc = load_key(&o, &key);
+    if (rc == 0) {
+        taap_pop_options po;
+        taap_pop_options_init(&po);
+        if (o.lifetime > 0)
+            po.lifetime = (unsigned)o.lifetime;
+        if (o.have_now) {
+            po.clock = fixed_clock;
+            po.clock_ctx = &o.now;
+        }
+        po.jti = o.jti;
+        po.sign_headers = o.sign;
+        po.n_sign_headers = o.n_sign;
+        po.no_sign_headers = o.nosign;
+        po.n_no_sign_headers = o.n_nosign;
+        taap_error err = TAAP_ERROR_INIT;
+        if (taap_pop_build_request(key, &rq.req, &po, &token, &info, &err) != TAAP_OK)
+            rc = cli_report(&err);
+    }
+    if (rc == 0) {
+        if (o.json) {
+            rc = print_json(token, &info);
+        } else {
+            fputs(token, stdout);
+            fputc('\n', stdout);
+        }
+        if (fflush(stdout) != 0) {
+            cli_errorf("cannot write the token: %s", strerror(errno));
+            rc = TAAP_E_IO;
+        }
+    }
+    free(token);
+    taap_pop_info_free(&info);
+    taap_key_free(key);
+    cli_request_free(&rq);
+    free(o.sign);
+    free(o.nosign);
+    return rc;
 }
