@@ -1,0 +1,30 @@
+# smoke.cmake — included at the end of tests/CMakeLists.txt: every fuzz
+# target, compiled with the build's own compiler and flags (gcc; ASan in
+# build-asan) against smoke_main.c instead of libFuzzer, replays its seed
+# corpus plus a fixed number of seeded mutations. Seconds per target.
+include(${CMAKE_SOURCE_DIR}/tests/fuzz/targets.cmake)
+
+set(FUZZ_SMOKE_CRASH_DIR ${CMAKE_BINARY_DIR}/fuzz-smoke-crashes)
+file(MAKE_DIRECTORY ${FUZZ_SMOKE_CRASH_DIR})
+
+foreach(t ${TAAP_FUZZ_TARGETS})
+  taap_fuzz_enabled(${t} ok)
+  if(NOT ok)
+    continue()
+  endif()
+  string(REPLACE "fuzz_" "fuzz_smoke_" sname ${t})
+  string(REPLACE "fuzz_" "" corpus ${t})
+  add_executable(${sname} ${CMAKE_SOURCE_DIR}/tests/fuzz/${t}.c
+    ${CMAKE_SOURCE_DIR}/tests/fuzz/smoke_main.c)
+  target_include_directories(${sname} PRIVATE ${TAAP_LIB_PRIVATE_INCLUDE}
+    ${CMAKE_SOURCE_DIR}/src/lib/postman ${CMAKE_SOURCE_DIR}/tests/fuzz)
+  if(TAAP_FUZZ_SERVE_${t})
+    target_link_libraries(${sname} PRIVATE taap_serve taap_static)
+  else()
+    target_link_libraries(${sname} PRIVATE taap_static)
+  endif()
+  add_test(NAME ${sname} COMMAND ${sname} ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${corpus}
+    ${TAAP_FUZZ_SMOKE_${t}})
+  set_tests_properties(${sname} PROPERTIES
+    ENVIRONMENT "${TAAP_TEST_ENV};TAAP_FUZZ_CRASH_DIR=${FUZZ_SMOKE_CRASH_DIR}" TIMEOUT 120)
+endforeach()
