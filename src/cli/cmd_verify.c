@@ -1,13 +1,366 @@
-/* cmd_verify.c — `taap verify`. NOT YET IMPLEMENTED: placeholder so the command
- * table links; replaced by the real command. */
-#include "cli.h"
+/* cmd_verify.c — `taap verify`: check a PoP token against the request it
+ * came with (SPEC §2), curl-style request flags, exit status = the SPEC §2
+ * code. A thin layer over taap_verify(). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-const char cmd_verify_help[] = "usage: taap verify ...\n\n(not implemented yet)\n";
+#include <jansson.h>
+
+#include "cli.h"
+#include "cli_request.h"
+
+const char cmd_verify_help[] =
+    "usage: taap verify TOKEN|- --key PUBKEY [REQUEST FLAGS] [--now EPOCH] [--leeway S]\n"
+    "                   [--max-lifetime S] [--require PART]... [--replay-cache FILE]\n"
+    "                   [--json] URL|PATH\n"
+    "\n"
+    "Verify a PoP token (an X-Authorization header value) against the request it\n"
+    "was sent with, as a TAAP gateway does (SPEC 2): strict compact JWS, RS256 with\n"
+    "the given key only, claims and their types, time window, ehts, coverage, edts\n"
+    "over the request bytes, and optionally replay. The request is described with\n"
+    "the same curl flags as `taap pop`, so a token made with\n"
+    "  taap pop -X POST -H 'Authorization: Bearer abc' -d @body.json URL\n"
+    "verifies with\n"
+    "  taap verify \"$tok\" --key public-key.pem -X POST -H 'Authorization: Bearer abc' \\\n"
+    "       -d @body.json URL\n"
+    "\n"
+    "TOKEN is the token itself, or '-' to read it from stdin (surrounding\n"
+    "whitespace removed).\n"
+    "\n"
+    "Request flags:\n"
+    "  -X, --request METHOD      method (default GET, or POST when a body is given)\n"
+    "  -H, --header 'N: v'       a header as received (repeatable)\n"
+    "  -d, --data STR|@FILE|@-   body; from a file or stdin CR/LF are stripped (as curl)\n"
+    "      --data-raw STR        body, '@' not special\n"
+    "      --data-binary STR|@FILE|@-  body bytes exactly (streamed from a file)\n"
+    "      --url URL             the URL (or give it as the argument)\n"
+    "  A body without a Content-Type header gets Content-Type: application/json, as\n"
+    "  with `taap pop`.\n"
+    "\n"
+    "Options:\n"
+    "  --key FILE                public key: SPKI or PKCS#1 PEM, JWK, DER (a private\n"
+    "                            key file works too; only its public half is used)\n"
+    "  --now EPOCH               the current time instead of the clock\n"
+    "  --leeway S                clock skew allowed, seconds (default 10, max 3600)\n"
+    "  --max-lifetime S          largest exp - iat accepted (default 120, max 86400)\n"
+    "  --require PART            parts the token must cover (repeatable; replaces the\n"
+    "                            default uri, http-method, body-when-non-empty); PART is\n"
+    "                            uri, http-method, body or a header name\n"
+    "  --replay-cache FILE       remember used jti values in this SQLite file (shared\n"
+    "                            safely by concurrent runs); a second use exits 20\n"
+    "  --json                    print {\"valid\",\"code\",\"exit\",\"message\",\"header\",\n"
+    "                            \"claims\"} on stdout\n"
+    "  -h, --help                this help\n"
+    "\n"
+    "Exit status: 0 valid; 10 malformed; 11 alg/header refused; 12 bad signature;\n"
+    "13 expired; 14 not yet valid; 15 lifetime; 16 claims; 17 ehts; 18 coverage;\n"
+    "19 edts mismatch; 20 replay; 21 key unreadable or refused; 2 usage;\n"
+    "31 file unreadable; 35 replay cache unavailable or full.\n";
+
+#define MAX_EPOCH INT64_C(253402300799)
+#define MAX_STDIN_TOKEN 65536
+
+enum {
+    OPT_KEY = 0x2301,
+    OPT_NOW,
+    OPT_LEEWAY,
+    OPT_MAX_LIFETIME,
+    OPT_REQUIRE,
+    OPT_REPLAY,
+    OPT_JSON,
+};
+
+typedef struct verify_opts {
+    const char *key_path;
+    const char *token_arg;
+    int64_t now;
+    int have_now;
+    long leeway, max_lifetime; /* -1: default */
+    const char **require;
+    size_t n_require;
+    const char *replay_path;
+    int json;
+} verify_opts;
+
+static int64_t fixed_clock(void *ctx)
+{
+    return *(const int64_t *)ctx;
+}
+
+static int parse_long(const char *flag, const char *arg, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < min || v > max) {
+        cli_errorf("%s '%s': give a whole number of seconds in %ld..%ld", flag, arg, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, verify_opts *o, cli_request *rq)
+{
+    static const struct option longopts[] = {
+        CLI_REQUEST_LONGOPTS,
+        {"key", required_argument, NULL, OPT_KEY},
+        {"now", required_argument, NULL, OPT_NOW},
+        {"leeway", required_argument, NULL, OPT_LEEWAY},
+        {"max-lifetime", required_argument, NULL, OPT_MAX_LIFETIME},
+        {"require", required_argument, NULL, OPT_REQUIRE},
+        {"replay-cache", required_argument, NULL, OPT_REPLAY},
+        {"json", no_argument, NULL, OPT_JSON},
+        {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":" CLI_REQUEST_SHORTOPTS, longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_KEY:
+            o->key_path = optarg;
+            break;
+        case OPT_NOW: {
+            char *end;
+            errno = 0;
+            long long v = strtoll(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 0 || v > MAX_EPOCH) {
+                cli_errorf("--now '%s': give seconds since 1970 (0..%lld)", optarg,
+                           (long long)MAX_EPOCH);
+                return CLI_EXIT_USAGE;
+            }
+            o->now = v;
+            o->have_now = 1;
+            break;
+        }
+        case OPT_LEEWAY:
+            if (parse_long("--leeway", optarg, 0, 3600, &o->leeway))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_MAX_LIFETIME:
+            if (parse_long("--max-lifetime", optarg, 1, 86400, &o->max_lifetime))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_REQUIRE: {
+            if (!*optarg) {
+                cli_errorf("--require needs a part name (uri, http-method, body or a header)");
+                return CLI_EXIT_USAGE;
+            }
+            const char **l = realloc(o->require, (o->n_require + 1) * sizeof *l);
+            if (!l) {
+                cli_errorf("out of memory");
+                return CLI_EXIT_FAIL;
+            }
+            l[o->n_require++] = optarg;
+            o->require = l;
+            break;
+        }
+        case OPT_REPLAY:
+            o->replay_path = optarg;
+            break;
+        case OPT_JSON:
+            o->json = 1;
+            break;
+        case ':':
+            cli_errorf("%s needs a value (see taap verify --help)", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        default: {
+            int r = cli_request_option(rq, c, optarg);
+            if (r == 1)
+                break;
+            if (r == 0)
+                cli_errorf("unknown option '%s' (see taap verify --help)", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+        }
+    }
+    /* First operand: the token; the rest: the URL. */
+    if (optind >= argc) {
+        cli_errorf("no token given: taap verify TOKEN|- --key PUBKEY [request flags] URL");
+        return CLI_EXIT_USAGE;
+    }
+    o->token_arg = argv[optind++];
+    for (; optind < argc; optind++)
+        if (cli_request_target(rq, argv[optind]) != 0)
+            return CLI_EXIT_USAGE;
+    if (!o->key_path) {
+        cli_errorf("no key: give --key with the sender's public key (SPKI/PKCS#1 PEM, JWK or DER)");
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(o->token_arg, "-") == 0) {
+        /* A body read from stdin (a part with neither text nor a file)
+         * cannot share it with the token. */
+        for (size_t i = 0; i < rq->n_parts; i++)
+            if (!rq->parts[i].text && !rq->parts[i].path) {
+                cli_errorf("the token and the body cannot both come from stdin");
+                return CLI_EXIT_USAGE;
+            }
+    }
+    return 0;
+}
+
+/* Read the token from stdin, bounded, surrounding whitespace removed. */
+static int read_stdin_token(char **out, size_t *len)
+{
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        cli_errorf("out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    for (;;) {
+        if (n == cap) {
+            if (cap >= MAX_STDIN_TOKEN) {
+                free(buf);
+                cli_errorf("token on stdin is larger than %d bytes", MAX_STDIN_TOKEN);
+                return TAAP_E_MALFORMED;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                cli_errorf("out of memory");
+                return CLI_EXIT_FAIL;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            free(buf);
+            cli_errorf("cannot read the token from stdin: %s", strerror(errno));
+            return TAAP_E_IO;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    size_t s = 0;
+    while (s < n && (buf[s] == ' ' || buf[s] == '\t' || buf[s] == '\r' || buf[s] == '\n'))
+        s++;
+    while (n > s && (buf[n - 1] == ' ' || buf[n - 1] == '\t' || buf[n - 1] == '\r' ||
+                     buf[n - 1] == '\n'))
+        n--;
+    memmove(buf, buf + s, n - s);
+    *len = n - s;
+    *out = buf;
+    return 0;
+}
+
+/* {"valid","code","exit","message","header","claims"}: header and claims
+ * are the decoded JSON when it parses (null otherwise). The token itself is
+ * never printed. */
+static int print_json(const char *token, size_t len, taap_code rc, const char *message)
+{
+    char *h = NULL, *p = NULL;
+    json_t *hj = NULL, *pj = NULL;
+    if (taap_jwt_decode(token, len, &h, &p, NULL) == TAAP_OK) {
+        hj = json_loads(h, JSON_REJECT_DUPLICATES, NULL);
+        pj = json_loads(p, JSON_REJECT_DUPLICATES, NULL);
+    }
+    free(h);
+    free(p);
+    json_t *o = json_object();
+    if (!o || json_object_set_new(o, "valid", json_boolean(rc == TAAP_OK)) ||
+        json_object_set_new(o, "code", json_string(taap_code_name(rc))) ||
+        json_object_set_new(o, "exit", json_integer((json_int_t)rc)) ||
+        json_object_set_new(o, "message", rc == TAAP_OK ? json_string("valid") : json_string(message)) ||
+        json_object_set_new(o, "header", hj && json_is_object(hj) ? json_incref(hj) : json_null()) ||
+        json_object_set_new(o, "claims", pj && json_is_object(pj) ? json_incref(pj) : json_null())) {
+        json_decref(o);
+        json_decref(hj);
+        json_decref(pj);
+        cli_errorf("cannot encode the JSON output");
+        return -1;
+    }
+    json_decref(hj);
+    json_decref(pj);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!s) {
+        cli_errorf("cannot encode the JSON output");
+        return -1;
+    }
+    printf("%s\n", s);
+    free(s);
+    return 0;
+}
 
 int cmd_verify(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    cli_errorf("not implemented yet");
-    return CLI_EXIT_FAIL;
+    verify_opts o = {.leeway = -1, .max_lifetime = -1};
+    cli_request rq;
+    cli_request_init(&rq);
+    taap_key *key = NULL;
+    taap_replay *cache = NULL;
+    char *stdin_token = NULL;
+    const char *token = NULL;
+    size_t token_len = 0;
+    taap_error err = TAAP_ERROR_INIT;
+
+    int rc = parse_args(argc, argv, &o, &rq);
+    if (rc == 0 && strcmp(o.token_arg, "-") == 0) {
+        rc = read_stdin_token(&stdin_token, &token_len);
+        token = stdin_token;
+    } else if (rc == 0) {
+        token = o.token_arg;
+        token_len = strlen(token);
+    }
+    if (rc == 0)
+        rc = cli_request_finish(&rq, 0);
+    if (rc == 0 && taap_key_load_public_file(o.key_path, &key, &err) != TAAP_OK) {
+        cli_errorf("%s: %s", taap_code_name(err.code), err.message);
+        rc = (int)err.code;
+    }
+    if (rc == 0 && o.replay_path &&
+        taap_replay_sqlite_new(o.replay_path, 0, &cache, &err) != TAAP_OK) {
+        cli_errorf("%s: %s", taap_code_name(err.code), err.message);
+        rc = (int)err.code;
+    }
+    if (rc == 0) {
+        taap_verify_config cfg;
+        taap_verify_config_init(&cfg);
+        if (o.have_now) {
+            cfg.clock = fixed_clock;
+            cfg.clock_ctx = &o.now;
+        }
+        if (o.leeway >= 0)
+            cfg.leeway = (unsigned)o.leeway;
+        if (o.max_lifetime > 0)
+            cfg.max_lifetime = (unsigned)o.max_lifetime;
+        if (o.n_require) {
+            cfg.required = o.require;
+            cfg.n_required = o.n_require;
+        }
+        cfg.replay = cache;
+        taap_verify_info info;
+        taap_code vrc = taap_verify(token, token_len, key, &rq.req, &cfg, &info, &err);
+        if (vrc != TAAP_OK)
+            cli_errorf("%s: %s", taap_code_name(vrc), err.message);
+        if (o.json) {
+            if (print_json(token, token_len, vrc, err.message) != 0 && vrc == TAAP_OK)
+                vrc = CLI_EXIT_FAIL;
+        } else if (vrc == TAAP_OK) {
+            printf("valid: jti %s, covers %s, iat %lld, exp %lld\n", info.jti, info.ehts,
+                   (long long)info.iat, (long long)info.exp);
+        }
+        taap_verify_info_free(&info);
+        if (fflush(stdout) != 0 && vrc == TAAP_OK) {
+            cli_errorf("cannot write the result: %s", strerror(errno));
+            vrc = TAAP_E_IO;
+        }
+        rc = (int)vrc;
+    }
+    taap_replay_free(cache);
+    taap_key_free(key);
+    cli_request_free(&rq);
+    free(stdin_token);
+    free(o.require);
+    return rc;
 }
