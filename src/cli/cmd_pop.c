@@ -1,6 +1,5 @@
 /* cmd_pop.c — `taap pop`: build a PoP token for a request, curl-style. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 
 #include "cli.h"
 #include "cli_request.h"
+#include "cli_secret.h"
 
 const char cmd_pop_help[] =
     "usage: taap pop [REQUEST FLAGS] [--key FILE] [--passphrase-file FILE] [--lifetime N]\n"
@@ -44,8 +44,9 @@ const char cmd_pop_help[] =
     "Options:\n"
     "  --key FILE                private key (PKCS#8, PKCS#1, encrypted; PEM or DER);\n"
     "                            default: $TAAP_PRIVATE_KEY (a path, or the PEM itself)\n"
-    "  --passphrase-file FILE    passphrase of an encrypted key (first line)\n"
-    "  --legacy                  allow legacy PBES1 encrypted keys (OpenSSL legacy provider)\n"
+    "  --passphrase-file FILE    passphrase of an encrypted key (else $TAAP_KEY_PASSPHRASE,\n"
+    "                            else a prompt on the terminal)\n"
+    "  --legacy                  allow legacy PBES1/DES encrypted keys (also TAAP_KEY_LEGACY=1)\n"
     "  --lifetime N              seconds until exp, 1..120 (default 60)\n"
     "  --now EPOCH               iat instead of the clock (reproducible tokens)\n"
     "  --jti ID                  jti instead of a random UUID v4 (at most 256 bytes)\n"
@@ -60,7 +61,6 @@ const char cmd_pop_help[] =
     "X-Authorization, 44 duplicate, 45 ';' in a name, 46 --lifetime outside 1..120).\n";
 
 #define MAX_EPOCH INT64_C(253402300799)
-#define MAX_PASSPHRASE 1024
 
 enum {
     OPT_KEY = 0x2201,
@@ -77,7 +77,7 @@ enum {
 typedef struct pop_opts {
     const char *key_path;
     const char *passphrase_file;
-    unsigned key_flags;
+    int legacy;
     long lifetime; /* -1: default */
     int64_t now;
     int have_now;
@@ -106,92 +106,44 @@ static int push(const char ***list, size_t *n, const char *v)
     return 0;
 }
 
-/* The first line of a passphrase file (without its line end). The buffer is
- * wiped by the caller. */
-static int read_passphrase_file(const char *path, char *out, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        cli_errorf("cannot read passphrase file %s: %s", path, strerror(errno));
-        return TAAP_E_IO;
-    }
-    size_t n = 0;
-    for (;;) {
-        if (n == cap - 1)
-            break;
-        ssize_t r = read(fd, out + n, cap - 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            close(fd);
-            cli_errorf("cannot read passphrase file %s: %s", path, strerror(errno));
-            return TAAP_E_IO;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    out[n] = '\0';
-    out[strcspn(out, "\r\n")] = '\0';
-    return 0;
-}
-
-/* Key from --key, else $TAAP_PRIVATE_KEY (a path, or the PEM text itself). */
+/* Key from --key, else $TAAP_PRIVATE_KEY (a path, or the PEM text itself).
+ * Passphrases come from cli_secret: --passphrase-file, $TAAP_KEY_PASSPHRASE,
+ * or a prompt on the terminal. */
 static int load_key(const pop_opts *o, taap_key **key)
 {
-    char pass[MAX_PASSPHRASE];
-    const char *passphrase = NULL;
-    pass[0] = '\0';
-    if (o->passphrase_file) {
-        int rc = read_passphrase_file(o->passphrase_file, pass, sizeof pass);
-        if (rc)
-            return rc;
-        passphrase = pass;
-    }
-    taap_error err = TAAP_ERROR_INIT;
-    taap_code rc;
+    cli_key_options ko = {0};
+    ko.passphrase_file = o->passphrase_file;
+    ko.allow_legacy = o->legacy;
     const char *env = getenv("TAAP_PRIVATE_KEY");
-    if (o->key_path || (env && *env && strncmp(env, "-----BEGIN", 10) != 0)) {
-        const char *path = o->key_path ? o->key_path : env;
-        int insecure = 0;
-        rc = taap_key_load_private_file(path, passphrase, o->key_flags, key, &insecure, &err);
-        if (rc == TAAP_OK && insecure)
-            cli_warnf("%s is readable by group or others: chmod 600 it", path);
-    } else if (env && *env) {
-        /* .env files and CI secrets often hold the PEM with literal "\n"
-         * escapes instead of line breaks: turn them back into newlines. */
-        size_t n = strlen(env), m = 0;
-        char *pem = malloc(n + 1);
-        if (!pem) {
-            OPENSSL_cleanse(pass, sizeof pass);
-            cli_errorf("out of memory");
-            return CLI_EXIT_FAIL;
-        }
-        for (size_t i = 0; i < n; i++) {
-            if (env[i] == '\\' && env[i + 1] == 'n') {
-                pem[m++] = '\n';
-                i++;
-            } else {
-                pem[m++] = env[i];
-            }
-        }
-        rc = taap_key_load_private(pem, m, passphrase, o->key_flags, key, &err);
-        OPENSSL_cleanse(pem, n + 1);
-        free(pem);
-    } else {
-        OPENSSL_cleanse(pass, sizeof pass);
+    if (o->key_path)
+        return cli_load_private_key(o->key_path, &ko, key);
+    if (!env || !*env) {
         cli_errorf("no private key: give --key FILE or set TAAP_PRIVATE_KEY "
                    "(make one with `taap keygen`)");
         return CLI_EXIT_USAGE;
     }
-    OPENSSL_cleanse(pass, sizeof pass);
-    if (rc != TAAP_OK) {
-        if (rc == TAAP_E_NEED_PASSPHRASE && !o->passphrase_file)
-            cli_errorf("the key is encrypted: give --passphrase-file FILE");
-        return cli_report(&err);
+    if (strncmp(env, "-----BEGIN", 10) != 0)
+        return cli_load_private_key(env, &ko, key);
+    /* .env files and CI secrets often hold the PEM with literal "\n"
+     * escapes instead of line breaks: turn them back into newlines. */
+    size_t n = strlen(env), m = 0;
+    char *pem = malloc(n + 1);
+    if (!pem) {
+        cli_errorf("out of memory");
+        return CLI_EXIT_FAIL;
     }
-    return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (env[i] == '\\' && env[i + 1] == 'n') {
+            pem[m++] = '\n';
+            i++;
+        } else {
+            pem[m++] = env[i];
+        }
+    }
+    int rc = cli_load_private_key_mem(pem, m, "TAAP_PRIVATE_KEY", &ko, key);
+    OPENSSL_cleanse(pem, n + 1);
+    free(pem);
+    return rc;
 }
 
 static int print_json(const char *token, const taap_pop_info *info)
@@ -237,7 +189,7 @@ static int parse_args(int argc, char **argv, pop_opts *o, cli_request *rq)
             o->passphrase_file = optarg;
             break;
         case OPT_LEGACY:
-            o->key_flags |= TAAP_KEY_ALLOW_LEGACY;
+            o->legacy = 1;
             break;
         case OPT_LIFETIME:
             errno = 0;
