@@ -1,13 +1,347 @@
-/* cmd_serve.c — `taap serve`. NOT YET IMPLEMENTED: placeholder so the command
- * table links; replaced by the real command. */
-#include "cli.h"
+/* cmd_serve.c — `taap serve`: run the local TAAP emulator (SPEC §6). */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-const char cmd_serve_help[] = "usage: taap serve ...\n\n(not implemented yet)\n";
+#include <jansson.h>
+
+#include "cli.h"
+#include "taap_serve.h"
+
+const char cmd_serve_help[] =
+    "usage: taap serve [--port N] [--db FILE] [--init] [OPTIONS]\n"
+    "\n"
+    "Run a local TAAP emulator: the OAuth 2.0 token endpoint (POST /oauth2/v2/tokens, also\n"
+    "v1 and v6), the Connectivity API (/iot-connectivity/v1/devices), a DevEdge-like\n"
+    "management API (/devedge/v1, see `taap admin`), GET /healthz and\n"
+    "GET /.well-known/jwks.json. State lives in SQLite; SIGTERM/SIGINT drain and exit 0.\n"
+    "\n"
+    "Server:\n"
+    "  --listen ADDR           numeric address to bind (default 127.0.0.1)\n"
+    "  --port N                TCP port (default 8080; 0 picks a free one)\n"
+    "  --port-file FILE        write the bound port to FILE once listening\n"
+    "  --db FILE               SQLite database (WAL); default: a temporary one\n"
+    "  --admin-token-file FILE admin token for the management API; created (0600) with\n"
+    "                          a random token if missing (default DB.admin-token)\n"
+    "  --threads N             worker threads (default 4)\n"
+    "  --no-access-log         do not log one line per request on stderr\n"
+    "\n"
+    "Limits:\n"
+    "  --max-header-bytes N    request line + headers (default 16384; more gets 431)\n"
+    "  --max-body-bytes N      request body (default 1048576; more gets 413)\n"
+    "  --max-connections N     concurrent connections (default 512)\n"
+    "  --request-timeout S     idle seconds before a connection is closed (default 30)\n"
+    "\n"
+    "Demo data:\n"
+    "  --init                  seed a demo account (application demo-app with client id and\n"
+    "                          secret, Connectivity subscription, one kit), print it, serve\n"
+    "  --init-only             the same, then exit\n"
+    "  --init-key FILE         also register this public key (PEM) for demo-app\n"
+    "  --json                  print the seeded account as one JSON object\n"
+    "\n"
+    "PoP and token policy:\n"
+    "  --leeway S              clock skew allowed for PoP tokens (default 10)\n"
+    "  --max-pop-lifetime S    largest exp - iat accepted (default 120)\n"
+    "  --token-require PARTS   parts the token endpoint's PoP must cover, comma-separated or\n"
+    "                          repeated (default uri,http-method,body; body = when non-empty)\n"
+    "  --resource-require PARTS  the same for API calls\n"
+    "                          (default Authorization,uri,http-method,body)\n"
+    "  --no-replay-check       accept a PoP token's jti more than once\n"
+    "  --token-lifetime S      access/ID token lifetime (default 3600)\n"
+    "  --secret-iterations N   PBKDF2 iterations for new client secrets (default 210000)\n"
+    "  --clock-offset S        add S seconds (may be negative) to the server's clock\n"
+    "  --now-file FILE         (testing) read the current time, in epoch seconds, from FILE\n"
+    "                          on every use\n"
+    "\n"
+    "Output: the admin token when it is first generated, the seeded account with --init,\n"
+    "then \"listening on http://ADDR:PORT\" on stdout. Exit status 0 after a clean stop,\n"
+    "1 when the server cannot start, 2 on a usage error.\n";
+
+enum {
+    OPT_LISTEN = 256, OPT_PORT_FILE, OPT_DB, OPT_ADMIN_TOKEN_FILE, OPT_THREADS, OPT_NO_LOG,
+    OPT_MAX_HEADER, OPT_MAX_BODY, OPT_MAX_CONN, OPT_TIMEOUT, OPT_INIT, OPT_INIT_ONLY,
+    OPT_INIT_KEY, OPT_JSON, OPT_LEEWAY, OPT_MAX_POP, OPT_TOKEN_REQ, OPT_RES_REQ, OPT_NO_REPLAY,
+    OPT_TOKEN_LIFE, OPT_SECRET_ITER, OPT_CLOCK_OFFSET, OPT_NOW_FILE, OPT_PORT
+};
+
+static int parse_num(const char *flag, const char *v, long long lo, long long hi, long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) {
+        cli_errorf("%s needs an integer in %lld..%lld, got '%s'", flag, lo, hi, v);
+        return 0;
+    }
+    *out = x;
+    return 1;
+}
+
+/* Append comma-separated names to a list. */
+static int add_parts(char ***list, size_t *n, const char *arg)
+{
+    char *copy = strdup(arg);
+    if (!copy)
+        return 0;
+    for (char *save = NULL, *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        char **v = realloc(*list, (*n + 1) * sizeof *v);
+        if (!v) {
+            free(copy);
+            return 0;
+        }
+        *list = v;
+        v[(*n)++] = strdup(p);
+    }
+    free(copy);
+    return 1;
+}
+
+static void print_seed(const char *json_text, int as_json)
+{
+    if (as_json) {
+        printf("%s\n", json_text);
+        return;
+    }
+    json_t *j = json_loads(json_text, 0, NULL);
+    json_t *app = json_object_get(j, "app"), *dev = json_object_get(j, "device"),
+           *key = json_object_get(j, "key");
+#define S(o, k) (json_string_value(json_object_get((o), (k))) ? json_string_value(json_object_get((o), (k))) : "")
+    printf("demo account \"%s\" created:\n", S(app, "account"));
+    printf("  application    %s\n", S(app, "name"));
+    printf("  client id      %s\n", S(app, "clientId"));
+    printf("  client secret  %s   (shown once: save it now)\n", S(app, "clientSecret"));
+    printf("  subscribed to  %s\n", TAAP_SERVE_API_CONNECTIVITY);
+    printf("  developer kit  ICCID %s  IMEI %s  (save your IMEI and ICCID)\n", S(dev, "iccid"),
+           S(dev, "imei"));
+    printf("                 IMSI %s  MSISDN %s  status %s\n", S(dev, "imsi"), S(dev, "msisdn"),
+           S(dev, "status"));
+    if (json_is_object(key))
+        printf("  public key     %s (%d bits)\n", S(key, "keyId"),
+               (int)json_integer_value(json_object_get(key, "bits")));
+    else
+        printf("  public key     none yet: taap admin key add demo-app public-key.pem\n");
+#undef S
+    json_decref(j);
+}
 
 int cmd_serve(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    cli_errorf("not implemented yet");
-    return CLI_EXIT_FAIL;
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"port", required_argument, NULL, OPT_PORT},
+        {"port-file", required_argument, NULL, OPT_PORT_FILE},
+        {"db", required_argument, NULL, OPT_DB},
+        {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN_FILE},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"no-access-log", no_argument, NULL, OPT_NO_LOG},
+        {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER},
+        {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY},
+        {"max-connections", required_argument, NULL, OPT_MAX_CONN},
+        {"request-timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"init", no_argument, NULL, OPT_INIT},
+        {"init-only", no_argument, NULL, OPT_INIT_ONLY},
+        {"init-key", required_argument, NULL, OPT_INIT_KEY},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"leeway", required_argument, NULL, OPT_LEEWAY},
+        {"max-pop-lifetime", required_argument, NULL, OPT_MAX_POP},
+        {"token-require", required_argument, NULL, OPT_TOKEN_REQ},
+        {"resource-require", required_argument, NULL, OPT_RES_REQ},
+        {"no-replay-check", no_argument, NULL, OPT_NO_REPLAY},
+        {"token-lifetime", required_argument, NULL, OPT_TOKEN_LIFE},
+        {"secret-iterations", required_argument, NULL, OPT_SECRET_ITER},
+        {"clock-offset", required_argument, NULL, OPT_CLOCK_OFFSET},
+        {"now-file", required_argument, NULL, OPT_NOW_FILE},
+        {NULL, 0, NULL, 0},
+    };
+    taap_serve_options o;
+    taap_serve_options_init(&o);
+    o.access_log = stderr;
+    o.log = stderr;
+    int init = 0, init_only = 0, as_json = 0;
+    const char *init_key = NULL;
+    char **treq = NULL, **rreq = NULL;
+    size_t ntreq = 0, nrreq = 0;
+    int status = CLI_EXIT_USAGE;
+    long long v;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_LISTEN: o.listen = optarg; break;
+        case OPT_PORT:
+            if (!parse_num("--port", optarg, 0, 65535, &v))
+                goto out;
+            o.port = (unsigned)v;
+            break;
+        case OPT_PORT_FILE: o.port_file = optarg; break;
+        case OPT_DB: o.db_path = optarg; break;
+        case OPT_ADMIN_TOKEN_FILE: o.admin_token_file = optarg; break;
+        case OPT_THREADS:
+            if (!parse_num("--threads", optarg, 1, 256, &v))
+                goto out;
+            o.threads = (unsigned)v;
+            break;
+        case OPT_NO_LOG: o.access_log = NULL; break;
+        case OPT_MAX_HEADER:
+            if (!parse_num("--max-header-bytes", optarg, 512, 1 << 20, &v))
+                goto out;
+            o.max_header_bytes = (size_t)v;
+            break;
+        case OPT_MAX_BODY:
+            if (!parse_num("--max-body-bytes", optarg, 0, 1LL << 30, &v))
+                goto out;
+            o.max_body_bytes = (size_t)v;
+            break;
+        case OPT_MAX_CONN:
+            if (!parse_num("--max-connections", optarg, 1, 100000, &v))
+                goto out;
+            o.max_connections = (unsigned)v;
+            break;
+        case OPT_TIMEOUT:
+            if (!parse_num("--request-timeout", optarg, 1, 86400, &v))
+                goto out;
+            o.request_timeout = (unsigned)v;
+            break;
+        case OPT_INIT: init = 1; break;
+        case OPT_INIT_ONLY: init = init_only = 1; break;
+        case OPT_INIT_KEY: init_key = optarg; break;
+        case OPT_JSON: as_json = 1; break;
+        case OPT_LEEWAY:
+            if (!parse_num("--leeway", optarg, 0, 3600, &v))
+                goto out;
+            o.leeway = (unsigned)v;
+            break;
+        case OPT_MAX_POP:
+            if (!parse_num("--max-pop-lifetime", optarg, 1, 86400, &v))
+                goto out;
+            o.max_pop_lifetime = (unsigned)v;
+            break;
+        case OPT_TOKEN_REQ:
+            if (!add_parts(&treq, &ntreq, optarg))
+                goto out;
+            break;
+        case OPT_RES_REQ:
+            if (!add_parts(&rreq, &nrreq, optarg))
+                goto out;
+            break;
+        case OPT_NO_REPLAY: o.no_replay_check = 1; break;
+        case OPT_TOKEN_LIFE:
+            if (!parse_num("--token-lifetime", optarg, 1, 86400 * 366, &v))
+                goto out;
+            o.token_lifetime = (unsigned)v;
+            break;
+        case OPT_SECRET_ITER:
+            if (!parse_num("--secret-iterations", optarg, 1000, 100000000, &v))
+                goto out;
+            o.secret_iterations = (unsigned)v;
+            break;
+        case OPT_CLOCK_OFFSET:
+            if (!parse_num("--clock-offset", optarg, -(1LL << 40), 1LL << 40, &v))
+                goto out;
+            o.clock_offset = v;
+            break;
+        case OPT_NOW_FILE: o.now_file = optarg; break;
+        default:
+            cli_errorf("unknown or incomplete option '%s' (see taap serve --help)",
+                       argv[optind - 1]);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        cli_errorf("unexpected argument '%s' (see taap serve --help)", argv[optind]);
+        goto out;
+    }
+    if (init_key && !init) {
+        cli_errorf("--init-key only makes sense with --init");
+        goto out;
+    }
+    o.token_require = (const char *const *)treq;
+    o.n_token_require = ntreq;
+    o.resource_require = (const char *const *)rreq;
+    o.n_resource_require = nrreq;
+
+    /* Signals are taken synchronously by sigwait below; block them before
+     * any worker thread exists so every thread inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    status = CLI_EXIT_FAIL;
+    taap_error err = TAAP_ERROR_INIT;
+    taap_server *srv = NULL;
+    int created = 0;
+    if (taap_serve_open(&o, &srv, &created, &err) != TAAP_OK) {
+        cli_errorf("%s", err.message);
+        goto out;
+    }
+    if (created)
+        printf("admin token: %s\n  (saved in %s, mode 0600; `taap admin --admin-token-file` "
+               "reads it)\n",
+               taap_serve_admin_token(srv), taap_serve_admin_token_path(srv));
+    if (init) {
+        char *key = NULL, *json = NULL;
+        size_t key_len = 0;
+        if (init_key) {
+            FILE *f = fopen(init_key, "rb");
+            key = malloc(65536);
+            if (!f || !key || (key_len = fread(key, 1, 65536, f)) == 0) {
+                cli_errorf("cannot read --init-key %s", init_key);
+                if (f)
+                    fclose(f);
+                free(key);
+                taap_serve_close(srv);
+                goto out;
+            }
+            fclose(f);
+        }
+        taap_code rc = taap_serve_seed_demo(srv, key, key_len, &json, &err);
+        free(key);
+        if (rc != TAAP_OK) {
+            cli_errorf("%s", err.message);
+            taap_serve_close(srv);
+            goto out;
+        }
+        print_seed(json, as_json);
+        free(json);
+        if (init_only) {
+            fflush(stdout);
+            taap_serve_close(srv);
+            status = CLI_EXIT_OK;
+            goto out;
+        }
+    }
+    if (taap_serve_start(srv, &err) != TAAP_OK) {
+        cli_errorf("%s", err.message);
+        taap_serve_close(srv);
+        goto out;
+    }
+    const char *host = o.listen ? o.listen : "127.0.0.1";
+    int v6 = strchr(host, ':') != NULL;
+    printf("listening on http://%s%s%s:%u\n", v6 ? "[" : "", host, v6 ? "]" : "",
+           taap_serve_port(srv));
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    if (o.log)
+        fprintf(stderr, "taap serve: %s received, draining and stopping\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+    taap_serve_stop(srv);
+    taap_serve_close(srv);
+    status = CLI_EXIT_OK;
+out:
+    for (size_t i = 0; i < ntreq; i++)
+        free(treq[i]);
+    free(treq);
+    for (size_t i = 0; i < nrreq; i++)
+        free(rreq[i]);
+    free(rreq);
+    return status;
 }

@@ -1,0 +1,262 @@
+/*
+ * serve_internal.h — what the emulator's modules share: the server struct,
+ * the transport-independent request/response, the route table, the store.
+ *
+ * Data flow: server.c (libmicrohttpd) or raw.c (in-memory bytes) turns bytes
+ * into an srv_request, routes.c matches the route table, authenticates
+ * (admin token or TAAP access token + PoP) and calls a handler that fills an
+ * srv_response; the transport serialises it. Handlers never see MHD.
+ */
+#ifndef TAAP_SERVE_INTERNAL_H
+#define TAAP_SERVE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "taap/taap.h"
+#include "taap/jws.h"
+#include "taap_serve.h"
+
+struct MHD_Daemon;
+
+/* ---- request / response ------------------------------------------------ */
+
+#define SRV_MAX_PARAMS 3
+#define SRV_MAX_HEADERS 128
+
+typedef struct srv_request {
+    const char *method;          /* as received */
+    const char *target;          /* raw request target: path?query, as received */
+    const char *path;            /* raw path (no query), NUL-terminated copy */
+    const char *query;           /* raw query after '?', or NULL */
+    const taap_header *headers;  /* in received order, duplicates kept */
+    size_t n_headers;
+    const unsigned char *body;   /* may be NULL when body_len == 0 */
+    size_t body_len;
+    char *param[SRV_MAX_PARAMS]; /* captured {name} path segments (raw), set by routes.c */
+} srv_request;
+
+typedef struct srv_response {
+    unsigned status;
+    char *body;                  /* malloc'd */
+    size_t body_len;
+    const char *content_type;    /* static string */
+    char *www_authenticate;      /* malloc'd or NULL */
+    char allow[64];              /* Allow header for a 405, or empty */
+    int no_store;                /* Cache-Control: no-store, Pragma: no-cache */
+    int close;                   /* ask the transport to close the connection */
+} srv_response;
+
+void srv_response_free(srv_response *r);
+
+/* Fill a response with JSON (steals the reference). */
+void srv_json(srv_response *r, unsigned status, json_t *j);
+/* T-Mobile's error model {"code":"<status>","userMessage","systemMessage"}. */
+void srv_error(srv_response *r, unsigned status, const char *user, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* OAuth 2.0 error (RFC 6749 §5.2): {"error","error_description"}; a 401 gets
+ * WWW-Authenticate with `scheme` (Basic/Bearer) and the error. */
+void srv_oauth_error(srv_response *r, unsigned status, const char *scheme, const char *error,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Make `desc` safe inside an RFC 6749 error_description / quoted string:
+ * only %x20-21 / %x23-5B / %x5D-7E survive (others become '?'). */
+void srv_sanitize_desc(char *desc);
+
+/* First occurrence count of a header: returns the number of occurrences and
+ * sets *value to the last one found (trimmed by the caller if needed). */
+size_t srv_header(const srv_request *rq, const char *name, const char **value);
+
+/* ---- routes ------------------------------------------------------------ */
+
+typedef enum srv_auth { SRV_AUTH_NONE, SRV_AUTH_ADMIN, SRV_AUTH_TAAP } srv_auth;
+
+/* Who a TAAP-authenticated resource call is from. */
+typedef struct srv_principal {
+    int64_t app_id;
+    int64_t account_id;
+    char client_id[72];
+} srv_principal;
+
+typedef void (*srv_handler)(taap_server *s, const srv_request *rq, const srv_principal *who,
+                            srv_response *rs);
+
+typedef struct srv_route {
+    const char *method;
+    const char *pattern;   /* "/a/{x}/b"; a last segment "{x*}" takes the rest of the path */
+    srv_handler handler;
+    srv_auth auth;
+    size_t body_limit;     /* bytes; 0 = no body accepted beyond the global limit of 0 */
+} srv_route;
+
+/* The largest body any route with this method+path accepts (min with the
+ * global limit); used by transports to refuse early with 413. */
+size_t srv_body_limit(taap_server *s, const char *method, const char *raw_path);
+
+/* Route, authenticate, handle. Always fills rs. */
+void srv_dispatch(taap_server *s, srv_request *rq, srv_response *rs);
+
+/* ---- handlers (oauth_endpoint.c, connectivity.c, devedge.c) ------------- */
+
+void h_token(taap_server *s, const srv_request *rq, const srv_principal *who, srv_response *rs);
+void h_jwks(taap_server *s, const srv_request *rq, const srv_principal *who, srv_response *rs);
+void h_device_get(taap_server *s, const srv_request *rq, const srv_principal *who,
+                  srv_response *rs);
+void h_device_list(taap_server *s, const srv_request *rq, const srv_principal *who,
+                   srv_response *rs);
+void h_device_patch(taap_server *s, const srv_request *rq, const srv_principal *who,
+                    srv_response *rs);
+void h_admin_apps_post(taap_server *s, const srv_request *rq, const srv_principal *who,
+                       srv_response *rs);
+void h_admin_apps_get(taap_server *s, const srv_request *rq, const srv_principal *who,
+                      srv_response *rs);
+void h_admin_app_get(taap_server *s, const srv_request *rq, const srv_principal *who,
+                     srv_response *rs);
+void h_admin_app_delete(taap_server *s, const srv_request *rq, const srv_principal *who,
+                        srv_response *rs);
+void h_admin_keys_post(taap_server *s, const srv_request *rq, const srv_principal *who,
+                       srv_response *rs);
+void h_admin_keys_get(taap_server *s, const srv_request *rq, const srv_principal *who,
+                      srv_response *rs);
+void h_admin_key_delete(taap_server *s, const srv_request *rq, const srv_principal *who,
+                        srv_response *rs);
+void h_admin_subs_post(taap_server *s, const srv_request *rq, const srv_principal *who,
+                       srv_response *rs);
+void h_admin_sub_delete(taap_server *s, const srv_request *rq, const srv_principal *who,
+                        srv_response *rs);
+void h_admin_kits_post(taap_server *s, const srv_request *rq, const srv_principal *who,
+                       srv_response *rs);
+void h_admin_devices_get(taap_server *s, const srv_request *rq, const srv_principal *who,
+                         srv_response *rs);
+
+/* Resource authentication (connectivity.c): access token + PoP with cnf.
+ * Returns 1 and fills `who`, or 0 with rs filled with the error. */
+int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv_response *rs);
+
+/* ---- the server ---------------------------------------------------------- */
+
+#define SRV_SECRET_CACHE 256
+
+struct taap_server {
+    taap_serve_options o;          /* strings below are owned copies */
+    char *listen;
+    char *port_file;
+    char *db_path;
+    char *temp_dir;                /* non-NULL for a temporary database */
+    char *admin_token_path;
+    char *now_file;
+    char **token_require;
+    char **resource_require;
+
+    char admin_token[64];
+    unsigned char admin_token_hash[32];
+
+    taap_key *signing_key;         /* the emulator's RS256 key */
+    char kid[48];
+    char *jwks_json;
+    char issuer[160];
+
+    taap_replay *replay;           /* shared by every thread; NULL with no_replay_check */
+
+    /* Store: one SQLite connection per thread (store.c). */
+    pthread_key_t db_key;
+    int db_key_ok;
+    pthread_mutex_t db_mu;
+    struct store_conn **conns;
+    size_t n_conns, cap_conns;
+
+    /* Verified-secret cache: app id → SHA-256(pepper ‖ salt ‖ secret) of the
+     * last secret that passed the slow hash, so a well-behaved client does not
+     * pay PBKDF2 on every token request. Wrong secrets always take the slow path. */
+    pthread_mutex_t secret_mu;
+    unsigned char pepper[32];
+    struct { int64_t app_id; unsigned char h[32]; } secret_cache[SRV_SECRET_CACHE];
+
+    struct MHD_Daemon *mhd;
+    unsigned port;
+    atomic_int inflight;
+    atomic_int stopping;
+};
+
+/* now per the injectable clock (seconds). */
+int64_t srv_now(taap_server *s);
+/* Same, as a taap_clock_fn (ctx = the server). */
+int64_t srv_clock_fn(void *ctx);
+
+/* Random alphanumeric string of n chars (CSPRNG) into out[n+1]. */
+int srv_random_alnum(char *out, size_t n);
+
+/* ---- store.c ------------------------------------------------------------ */
+
+#define STORE_SCHEMA_VERSION 1
+
+typedef struct store_conn store_conn;
+
+taap_code store_open(taap_server *s, taap_error *err);
+void store_close_all(taap_server *s);
+/* This thread's connection (opened on first use); NULL on failure. */
+sqlite3 *store_db(taap_server *s);
+/* A cached prepared statement for `sql` (a string literal: cached by address)
+ * on this thread's connection, reset and unbound. NULL on failure. */
+sqlite3_stmt *store_stmt(taap_server *s, const char *sql);
+/* Run SQL without results; returns SQLITE_OK or an error code. */
+int store_exec(taap_server *s, const char *sql);
+
+typedef struct store_app {
+    int64_t id;
+    int64_t account_id;
+    char name[130];
+    char account[130];
+    char client_id[72];
+    unsigned char salt[16];
+    unsigned char hash[32];
+    int iterations;
+    int64_t created;
+} store_app;
+
+/* Find an app by name or client id (`by_client_id` restricts to client id).
+ * Returns 1 found, 0 not found, -1 error. */
+int store_app_find(taap_server *s, const char *ref, int by_client_id, store_app *out);
+/* 1 if subscribed, 0 if not, -1 error. */
+int store_app_subscribed(taap_server *s, int64_t app_id, const char *api);
+
+/* Registered keys of an app, as SPKI PEM strings (malloc'd array of malloc'd
+ * strings, *n entries). Free with store_free_strings(). -1 on error. */
+int store_app_keys(taap_server *s, int64_t app_id, char ***pems, size_t *n);
+void store_free_strings(char **v, size_t n);
+/* 1 if the app has a key with this fingerprint (hex), 0 if not, -1 error. */
+int store_app_has_fingerprint(taap_server *s, int64_t app_id, const char *fp_hex);
+
+/* Subscriptions as a JSON array of strings (new reference). */
+json_t *store_app_subscriptions(taap_server *s, int64_t app_id);
+
+/* Device row → JSON (new reference) from a statement positioned on a row
+ * selected with STORE_DEVICE_COLUMNS. */
+#define STORE_DEVICE_COLUMNS \
+    "d.iccid, d.imei, d.imsi, d.msisdn, d.status, d.rate_plan, d.data_usage, d.last_seen, " \
+    "d.account_id, (SELECT name FROM accounts a WHERE a.id = d.account_id)"
+json_t *store_device_json(sqlite3_stmt *st, int with_account);
+
+/* ---- devedge.c helpers shared with the token endpoint -------------------- */
+
+/* PBKDF2-HMAC-SHA256 of secret with salt → out[32]. 0 on success. */
+int srv_hash_secret(const char *secret, size_t len, const unsigned char salt[16],
+                    int iterations, unsigned char out[32]);
+
+/* ICCID syntax: 19–20 digits, "89" prefix, valid Luhn check digit.
+ * Returns NULL when fine, else a static description of what is wrong. */
+const char *srv_iccid_problem(const char *iccid);
+int srv_luhn_ok(const char *digits);
+
+/* Hex of the first 8 bytes of a fingerprint: the key id shown to users. */
+void srv_key_id(const unsigned char fp[32], char out[17]);
+void srv_hex(const unsigned char *in, size_t n, char *out);
+
+/* Render an RFC 3339 UTC timestamp. */
+void srv_time_str(int64_t t, char out[32]);
+
+#endif
