@@ -1,0 +1,291 @@
+/* cli_client.c — connection flags → settings → taap_client (cli_client.h). */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_client.h"
+#include "cli_secret.h"
+
+int cli_client_init(cli_client_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    taap_error err = TAAP_ERROR_INIT;
+    if (taap_settings_new(&o->settings, &err) != TAAP_OK)
+        return cli_report(&err);
+    return 0;
+}
+
+void cli_client_free(cli_client_opts *o)
+{
+    taap_settings_free(o->settings);
+    o->settings = NULL;
+}
+
+static int set_flag(cli_client_opts *o, const char *name, const char *value)
+{
+    taap_error err = TAAP_ERROR_INIT;
+    if (taap_settings_set(o->settings, TAAP_ORIGIN_FLAG, name, value, &err) != TAAP_OK) {
+        cli_report(&err);
+        return -1;
+    }
+    return 1;
+}
+
+static int parse_seconds(const char *arg, const char *flag, long *ms)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || v <= 0 || v > 86400.0 * 7) {
+        cli_errorf("%s: '%s' is not a number of seconds (0 < s <= 604800)", flag, arg);
+        return -1;
+    }
+    *ms = (long)(v * 1000.0 + 0.5);
+    if (*ms < 1)
+        *ms = 1;
+    return 1;
+}
+
+int cli_client_option(cli_client_opts *o, int opt, const char *arg)
+{
+    char buf[PATH_MAX + 8];
+    switch (opt) {
+    case CLI_CL_PROFILE: o->profile = arg; return 1;
+    case CLI_CL_BASE_URL: return set_flag(o, "base_url", arg);
+    case CLI_CL_TOKEN_PATH: return set_flag(o, "token_path", arg);
+    case CLI_CL_CLIENT_ID: return set_flag(o, "client_id", arg);
+    case CLI_CL_SECRET_ENV:
+        snprintf(buf, sizeof buf, "env:%s", arg);
+        return set_flag(o, "secret", buf);
+    case CLI_CL_SECRET_FILE:
+        snprintf(buf, sizeof buf, "file:%s", arg);
+        return set_flag(o, "secret", buf);
+    case CLI_CL_KEY: return set_flag(o, "private_key", arg);
+    case CLI_CL_PASSPHRASE_FILE:
+        snprintf(buf, sizeof buf, "file:%s", arg);
+        return set_flag(o, "passphrase", buf);
+    case 'e': o->envfile = arg; return 1;
+    case CLI_CL_VAR: {
+        const char *eq = strchr(arg, '=');
+        if (!eq || eq == arg) {
+            cli_errorf("--var '%.64s': write --var NAME=VALUE", arg);
+            return -1;
+        }
+        char name[256];
+        if ((size_t)(eq - arg) >= sizeof name) {
+            cli_errorf("--var: name longer than %zu bytes", sizeof name - 1);
+            return -1;
+        }
+        memcpy(name, arg, (size_t)(eq - arg));
+        name[eq - arg] = '\0';
+        taap_error err = TAAP_ERROR_INIT;
+        if (taap_settings_set_var(o->settings, TAAP_ORIGIN_FLAG, name, eq + 1, &err) != TAAP_OK) {
+            cli_report(&err);
+            return -1;
+        }
+        return 1;
+    }
+    case CLI_CL_ID_TOKEN: return set_flag(o, "id_token", "yes");
+    case CLI_CL_CNF: return set_flag(o, "cnf", "yes");
+    case CLI_CL_CACERT: return set_flag(o, "cacert", arg);
+    case CLI_CL_CERT: return set_flag(o, "cert", arg);
+    case CLI_CL_CERT_KEY: return set_flag(o, "cert_key", arg);
+    case 'k': o->insecure = 1; return 1;
+    case CLI_CL_CONNECT_TO:
+        if (o->n_connect_to == CLI_CL_MAX_CONNECT_TO) {
+            cli_errorf("at most %d --connect-to flags", CLI_CL_MAX_CONNECT_TO);
+            return -1;
+        }
+        o->connect_to[o->n_connect_to++] = arg;
+        return 1;
+    case CLI_CL_MAX_TIME: return parse_seconds(arg, "--max-time", &o->max_time_ms);
+    case CLI_CL_CONNECT_TIMEOUT: return parse_seconds(arg, "--connect-timeout", &o->connect_timeout_ms);
+    case CLI_CL_NO_CACHE: o->no_cache = 1; return 1;
+    case 'v': o->verbose = 1; return 1;
+    default: return 0;
+    }
+}
+
+int cli_client_load(cli_client_opts *o)
+{
+    taap_error err = TAAP_ERROR_INIT;
+    if (taap_settings_load_environment(o->settings, &err) != TAAP_OK)
+        return cli_report(&err);
+    const char *prof = o->profile;
+    if (!prof) {
+        const char *e = getenv("TAAP_PROFILE");
+        if (e && *e)
+            prof = e;
+    }
+    int found = 0;
+    if (taap_settings_load_profile(o->settings, NULL, prof, &found, &err) != TAAP_OK)
+        return cli_report(&err);
+    o->profile_used = prof ? prof : "default";
+    if (o->envfile && taap_settings_load_postman_env(o->settings, o->envfile, &err) != TAAP_OK)
+        return cli_report(&err);
+    return 0;
+}
+
+char *cli_client_expand(cli_client_opts *o, const char *in)
+{
+    taap_error err = TAAP_ERROR_INIT;
+    char *out = NULL, *unresolved = NULL;
+    if (taap_settings_expand(o->settings, in, &out, &unresolved, &err) != TAAP_OK) {
+        cli_report(&err);
+        return NULL;
+    }
+    if (unresolved) {
+        cli_warnf("{{%s}} has no value (give --var %s=VALUE, a profile var.%s or -e FILE); "
+                  "left as is", unresolved, unresolved, unresolved);
+        free(unresolved);
+    }
+    return out;
+}
+
+void cli_client_debug(void *ctx, taap_http_debug_kind kind, const char *line)
+{
+    (void)ctx;
+    const char *p = kind == TAAP_HTTP_DEBUG_HEADER_OUT ? "> " : kind == TAAP_HTTP_DEBUG_HEADER_IN ? "< " : "* ";
+    fprintf(stderr, "%s%s\n", p, line);
+}
+
+/* The secret from its source spec, prompting when the spec says so. */
+static int get_secret(const char *spec, const char *what, char **out)
+{
+    taap_error err = TAAP_ERROR_INIT;
+    taap_code rc = taap_settings_read_secret(spec, out, &err);
+    if (rc == TAAP_OK)
+        return 0;
+    if (rc == TAAP_E_NEED_PASSPHRASE) {
+        char prompt[128];
+        snprintf(prompt, sizeof prompt, "%s: ", what);
+        char *s = NULL;
+        cli_secret_status st = cli_secret_prompt(prompt, 0, &s);
+        if (st == CLI_SECRET_OK) {
+            size_t n = strlen(s);
+            *out = malloc(n + 1);
+            if (*out)
+                memcpy(*out, s, n + 1);
+            cli_secret_free(s);
+            if (!*out) {
+                cli_errorf("out of memory");
+                return 1;
+            }
+            return 0;
+        }
+        if (st == CLI_SECRET_NONE)
+            cli_errorf("%s is to be typed at a prompt, but there is no terminal", what);
+        return CLI_EXIT_CONFIG;
+    }
+    return cli_report(&err);
+}
+
+static void free_secret(char *s)
+{
+    taap_settings_free_secret(s);
+}
+
+static int load_key(cli_client_opts *o, taap_key **key)
+{
+    taap_origin origin;
+    const char *k = taap_settings_get(o->settings, "private_key", &origin);
+    if (!k || !*k) {
+        cli_errorf("no private key for PoP tokens: give --key FILE, TAAP_PRIVATE_KEY, a profile "
+                   "private_key, or a \"private key\" in the -e environment file");
+        return CLI_EXIT_CONFIG;
+    }
+    const char *pspec = taap_settings_get(o->settings, "passphrase", NULL);
+    int is_pem = strstr(k, "-----BEGIN") != NULL;
+    if (pspec && strncmp(pspec, "prompt", 6) != 0) {
+        /* An explicit source: resolve it and load directly. */
+        char *pass = NULL;
+        int rc = get_secret(pspec, "Key passphrase", &pass);
+        if (rc)
+            return rc;
+        taap_error err = TAAP_ERROR_INIT;
+        int insecure = 0;
+        taap_code c = is_pem ? taap_key_load_private(k, strlen(k), pass, 0, key, &err)
+                             : taap_key_load_private_file(k, pass, 0, key, &insecure, &err);
+        free_secret(pass);
+        if (c != TAAP_OK)
+            return cli_report(&err);
+        if (insecure)
+            cli_warnf("%s is readable by group or others: chmod 600 it", k);
+        return 0;
+    }
+    cli_key_options ko;
+    memset(&ko, 0, sizeof ko);
+    if (is_pem) {
+        char what[64];
+        snprintf(what, sizeof what, "private key (%s)", taap_origin_name(origin));
+        return cli_load_private_key_mem(k, strlen(k), what, &ko, key);
+    }
+    return cli_load_private_key(k, &ko, key);
+}
+
+int cli_client_make(cli_client_opts *o, taap_client **out)
+{
+    *out = NULL;
+    taap_settings *s = o->settings;
+    const char *base = taap_settings_get(s, "base_url", NULL);
+    const char *id = taap_settings_get(s, "client_id", NULL);
+    const char *sspec = taap_settings_get(s, "secret", NULL);
+    if (!base || !*base) {
+        cli_errorf("no base URL: give --base-url, TAAP_BASE_URL, a profile (taap profile add) or "
+                   "a baseUrl in the -e environment file");
+        return CLI_EXIT_CONFIG;
+    }
+    if (!id || !*id) {
+        cli_errorf("no client id: give --client-id, TAAP_CLIENT_ID, a profile or a \"client id\" "
+                   "in the -e environment file");
+        return CLI_EXIT_CONFIG;
+    }
+    if (!sspec || !*sspec) {
+        cli_errorf("no client secret: give --secret-env VAR, --secret-file FILE, "
+                   "TAAP_CLIENT_SECRET, a profile secret source or a \"client secret\" in -e FILE");
+        return CLI_EXIT_CONFIG;
+    }
+    char *secret = NULL;
+    int rc = get_secret(sspec, "Client secret", &secret);
+    if (rc)
+        return rc;
+    taap_key *key = NULL;
+    if ((rc = load_key(o, &key)) != 0) {
+        free_secret(secret);
+        return rc;
+    }
+    taap_client_config cfg;
+    taap_client_config_init(&cfg);
+    cfg.base_url = base;
+    cfg.token_path = taap_settings_get(s, "token_path", NULL);
+    cfg.client_id = id;
+    cfg.client_secret = secret;
+    cfg.key = key;
+    cfg.send_id_token = taap_settings_bool(taap_settings_get(s, "id_token", NULL)) == 1;
+    cfg.send_cnf = taap_settings_bool(taap_settings_get(s, "cnf", NULL)) == 1;
+    cfg.cache = o->no_cache ? TAAP_CLIENT_CACHE_MEMORY : TAAP_CLIENT_CACHE_DISK;
+    cfg.cache_profile = o->profile_used;
+    cfg.retries = o->retries;
+    cfg.retry_delay_ms = o->retry_delay_ms;
+    cfg.http.cacert = taap_settings_get(s, "cacert", NULL);
+    cfg.http.client_cert = taap_settings_get(s, "cert", NULL);
+    cfg.http.client_key = taap_settings_get(s, "cert_key", NULL);
+    cfg.http.insecure = o->insecure;
+    cfg.http.connect_to = o->connect_to;
+    cfg.http.n_connect_to = o->n_connect_to;
+    cfg.http.timeout_ms = o->max_time_ms;
+    cfg.http.connect_timeout_ms = o->connect_timeout_ms;
+    if (o->verbose) {
+        cfg.http.debug = cli_client_debug;
+        cfg.http.debug_ctx = o;
+    }
+    taap_error err = TAAP_ERROR_INIT;
+    taap_code c = taap_client_new(&cfg, out, &err);
+    free_secret(secret);
+    taap_key_free(key);
+    if (c != TAAP_OK)
+        return cli_report(&err);
+    return 0;
+}

@@ -1,0 +1,150 @@
+/*
+ * cli_client.h — the connection flags shared by `taap token`, `taap call`
+ * and `taap quickstart`, and how they become a taap_client (SPEC §7:
+ * flags > environment > profile > Postman environment file).
+ *
+ *   --profile NAME          profile in $XDG_CONFIG_HOME/taap/profiles.ini (env TAAP_PROFILE)
+ *   --base-url URL          e.g. https://api.t-mobile.com        (env TAAP_BASE_URL)
+ *   --token-path PATH|URL   default /oauth2/v2/tokens             (env TAAP_TOKEN_PATH)
+ *   --client-id ID                                               (env TAAP_CLIENT_ID)
+ *   --secret-env VAR        read the client secret from $VAR      (env TAAP_CLIENT_SECRET = the secret)
+ *   --secret-file FILE      read it from FILE (mode 0600)
+ *   --key FILE              PoP private key (PEM)                 (env TAAP_PRIVATE_KEY: path or PEM)
+ *   --passphrase-file FILE  passphrase of an encrypted key        (env TAAP_KEY_PASSPHRASE)
+ *   -e, --environment FILE  Postman environment (client id, client secret, private key, ICCID…)
+ *   --var NAME=VALUE        value for {{NAME}} placeholders (repeatable)
+ *   --id-token              send X-Auth-Originator: <id_token> on API calls
+ *   --cnf                   send {"cnf": public key} in the token request
+ *   --cacert FILE, --cert FILE, --cert-key FILE, -k/--insecure, --connect-to H1:P1:H2:P2,
+ *   --max-time SECONDS, --connect-timeout SECONDS, --no-cache, -v/--verbose
+ */
+#ifndef TAAP_CLI_CLIENT_H
+#define TAAP_CLI_CLIENT_H
+
+#include <getopt.h>
+#include <stdio.h>
+#include "taap/taap.h"
+
+enum {
+    CLI_CL_PROFILE = 0x2201,
+    CLI_CL_BASE_URL,
+    CLI_CL_TOKEN_PATH,
+    CLI_CL_CLIENT_ID,
+    CLI_CL_SECRET_ENV,
+    CLI_CL_SECRET_FILE,
+    CLI_CL_KEY,
+    CLI_CL_PASSPHRASE_FILE,
+    CLI_CL_VAR,
+    CLI_CL_ID_TOKEN,
+    CLI_CL_CNF,
+    CLI_CL_CACERT,
+    CLI_CL_CERT,
+    CLI_CL_CERT_KEY,
+    CLI_CL_CONNECT_TO,
+    CLI_CL_MAX_TIME,
+    CLI_CL_CONNECT_TIMEOUT,
+    CLI_CL_NO_CACHE,
+};
+
+#define CLI_CLIENT_SHORTOPTS "e:kv"
+#define CLI_CLIENT_LONGOPTS                                                   \
+    {"profile", required_argument, NULL, CLI_CL_PROFILE},                     \
+    {"base-url", required_argument, NULL, CLI_CL_BASE_URL},                   \
+    {"token-path", required_argument, NULL, CLI_CL_TOKEN_PATH},               \
+    {"client-id", required_argument, NULL, CLI_CL_CLIENT_ID},                 \
+    {"secret-env", required_argument, NULL, CLI_CL_SECRET_ENV},               \
+    {"secret-file", required_argument, NULL, CLI_CL_SECRET_FILE},             \
+    {"key", required_argument, NULL, CLI_CL_KEY},                             \
+    {"passphrase-file", required_argument, NULL, CLI_CL_PASSPHRASE_FILE},     \
+    {"environment", required_argument, NULL, 'e'},                            \
+    {"var", required_argument, NULL, CLI_CL_VAR},                             \
+    {"id-token", no_argument, NULL, CLI_CL_ID_TOKEN},                         \
+    {"cnf", no_argument, NULL, CLI_CL_CNF},                                   \
+    {"cacert", required_argument, NULL, CLI_CL_CACERT},                       \
+    {"cert", required_argument, NULL, CLI_CL_CERT},                           \
+    {"cert-key", required_argument, NULL, CLI_CL_CERT_KEY},                   \
+    {"insecure", no_argument, NULL, 'k'},                                     \
+    {"connect-to", required_argument, NULL, CLI_CL_CONNECT_TO},               \
+    {"max-time", required_argument, NULL, CLI_CL_MAX_TIME},                   \
+    {"connect-timeout", required_argument, NULL, CLI_CL_CONNECT_TIMEOUT},     \
+    {"no-cache", no_argument, NULL, CLI_CL_NO_CACHE},                         \
+    {"verbose", no_argument, NULL, 'v'}
+
+/* The flags text for help screens (a string literal). */
+#define CLI_CLIENT_FLAGS_HELP \
+    "Connection (flags > environment > profile > Postman environment file):\n" \
+    "  --profile NAME          profile from $XDG_CONFIG_HOME/taap/profiles.ini (env TAAP_PROFILE;\n" \
+    "                          default: [default] when the file has one)\n" \
+    "  --base-url URL          API and token server, e.g. https://api.t-mobile.com (TAAP_BASE_URL)\n" \
+    "  --token-path PATH|URL   token endpoint (default /oauth2/v2/tokens; TAAP_TOKEN_PATH)\n" \
+    "  --client-id ID          DevEdge client id (TAAP_CLIENT_ID)\n" \
+    "  --secret-env VAR        read the client secret from environment variable VAR\n" \
+    "  --secret-file FILE      read it from FILE (must be mode 0600); TAAP_CLIENT_SECRET holds\n" \
+    "                          the secret itself; never give a secret as an argument\n" \
+    "  --key FILE              private key for PoP tokens (TAAP_PRIVATE_KEY: a path or PEM text)\n" \
+    "  --passphrase-file FILE  passphrase of an encrypted key (TAAP_KEY_PASSPHRASE; else prompt)\n" \
+    "  -e, --environment FILE  Postman environment file: \"client id\"/clientId, \"client secret\",\n" \
+    "                          \"private key\", baseUrl, tokenUrl … and every entry as {{NAME}}\n" \
+    "  --var NAME=VALUE        value for {{NAME}} placeholders (beats profile var.NAME and -e)\n" \
+    "  --id-token              also send X-Auth-Originator: <id_token> on API calls\n" \
+    "  --cnf                   send {\"cnf\":\"<public key PEM>\"} in the token request body\n" \
+    "  --no-cache              do not read or write the shared token cache\n" \
+    "Transport:\n" \
+    "  --cacert FILE           trust this CA bundle (PEM)\n" \
+    "  --cert FILE             client certificate for mutual TLS (PEM)\n" \
+    "  --cert-key FILE         its private key (--key is the PoP key, not the TLS key)\n" \
+    "  -k, --insecure          do not verify the server's TLS certificate\n" \
+    "  --connect-to H1:P1:H2:P2  connect to H2:P2 instead of H1:P1 (curl's --connect-to)\n" \
+    "  --max-time SECONDS      limit for each whole transfer\n" \
+    "  --connect-timeout SECONDS  limit for connecting (default 30)\n" \
+    "  -v, --verbose           request and response headers on stderr, credentials redacted\n" \
+    "  Proxies come from http_proxy / https_proxy / no_proxy, as with curl.\n"
+
+#define CLI_CL_MAX_VARS 256
+#define CLI_CL_MAX_CONNECT_TO 32
+
+typedef struct cli_client_opts {
+    taap_settings *settings;   /* flags layer filled as options arrive */
+    const char *profile;       /* --profile */
+    const char *envfile;       /* -e */
+    const char *passphrase_file;
+    const char *connect_to[CLI_CL_MAX_CONNECT_TO];
+    size_t n_connect_to;
+    long max_time_ms, connect_timeout_ms;
+    int insecure, verbose, no_cache;
+    unsigned retries, retry_delay_ms; /* set by the command before cli_client_make */
+    const char *profile_used;  /* after cli_client_load: the profile name in effect */
+} cli_client_opts;
+
+/* Returns 0 or CLI_EXIT_USAGE/1 after printing why. */
+int cli_client_init(cli_client_opts *o);
+void cli_client_free(cli_client_opts *o);
+
+/* Offer a getopt result: 1 taken, 0 not ours, -1 bad value (printed). */
+int cli_client_option(cli_client_opts *o, int opt, const char *arg);
+
+/* Load environment, profile and environment file into the settings.
+ * Returns 0 or the exit status (message printed). */
+int cli_client_load(cli_client_opts *o);
+
+/*
+ * Make the client from the settings (secret and key resolved, prompting on
+ * the terminal when a source says "prompt"). Returns 0 or the exit status
+ * (message printed).
+ */
+int cli_client_make(cli_client_opts *o, taap_client **out);
+
+/* Expand {{NAME}} in `in` (malloc'd result; warns once per unresolved name).
+ * NULL on allocation failure (printed). */
+char *cli_client_expand(cli_client_opts *o, const char *in);
+
+/* The verbose hook: "* info", "> header", "< header" on stderr. */
+void cli_client_debug(void *ctx, taap_http_debug_kind kind, const char *line);
+
+/* Exit statuses of the client commands (documented in their help). */
+#define CLI_EXIT_HTTP_STATUS 22  /* the server answered >= 400 (curl --fail's 22) */
+#define CLI_EXIT_TRANSPORT 50    /* TAAP_E_HTTP: connect, TLS, timeout */
+#define CLI_EXIT_OAUTH 52        /* TAAP_E_OAUTH: no access token */
+#define CLI_EXIT_CONFIG 54       /* TAAP_E_CONFIG: settings incomplete or wrong */
+
+#endif
