@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include <jansson.h>
+#include <openssl/asn1t.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -338,48 +339,34 @@ static EVP_PKEY *decode_rsa_type_specific(const unsigned char *der, size_t len, 
     return pkey;
 }
 
+/* The ASN.1 template of the structures OpenSSL parses generically. */
+static const ASN1_ITEM *kind_item(enum der_kind k)
+{
+    switch (k) {
+    case DK_PKCS8: return ASN1_ITEM_rptr(PKCS8_PRIV_KEY_INFO);
+    case DK_PKCS8_ENC: return ASN1_ITEM_rptr(X509_SIG);
+    case DK_SPKI: return ASN1_ITEM_rptr(X509_PUBKEY);
+    case DK_CERT: return ASN1_ITEM_rptr(X509);
+    default: return NULL;
+    }
+}
+
 /* 1 if `der` is entirely one structure of kind `k`. */
 static int der_is(enum der_kind k, const unsigned char *der, size_t len)
 {
-    const unsigned char *p = der;
-    long l = (long)len;
     int ok = 0;
-    switch (k) {
-    case DK_PKCS8: {
-        PKCS8_PRIV_KEY_INFO *x = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, l);
-        ok = x && p == der + len;
-        PKCS8_PRIV_KEY_INFO_free(x);
-        break;
-    }
-    case DK_PKCS8_ENC: {
-        X509_SIG *x = d2i_X509_SIG(NULL, &p, l);
-        ok = x && p == der + len;
-        X509_SIG_free(x);
-        break;
-    }
-    case DK_SPKI: {
-        X509_PUBKEY *x = d2i_X509_PUBKEY(NULL, &p, l);
-        ok = x && p == der + len;
-        X509_PUBKEY_free(x);
-        break;
-    }
-    case DK_CERT: {
-        X509 *x = d2i_X509(NULL, &p, l);
-        ok = x && p == der + len;
-        X509_free(x);
-        break;
-    }
-    case DK_PKCS1_PRIV:
-    case DK_PKCS1_PUB: {
+    const ASN1_ITEM *it = kind_item(k);
+    if (it) {
+        const unsigned char *p = der;
+        ASN1_VALUE *v = ASN1_item_d2i(NULL, &p, (long)len, it);
+        ok = v && p == der + len;
+        ASN1_item_free(v, it); /* PKCS8_PRIV_KEY_INFO's free callback wipes the key */
+    } else if (k == DK_PKCS1_PRIV || k == DK_PKCS1_PUB) {
         EVP_PKEY *pk = decode_rsa_type_specific(der, len,
                                                 k == DK_PKCS1_PRIV ? OSSL_KEYMGMT_SELECT_PRIVATE_KEY
                                                                    : OSSL_KEYMGMT_SELECT_PUBLIC_KEY);
         ok = pk != NULL;
         EVP_PKEY_free(pk);
-        break;
-    }
-    default:
-        break;
     }
     ERR_clear_error();
     return ok;
@@ -594,7 +581,7 @@ static taap_code decrypt_pkcs8(struct key_input *in, const char *pass, unsigned 
         if (unsupported && !pbes2 && !(flags & TAAP_KEY_ALLOW_LEGACY))
             return taap_fail(err, TAAP_E_KEY,
                              "the private key is encrypted with %s, which needs OpenSSL's legacy "
-                             "provider: allow it (taap: --legacy-key or TAAP_KEY_LEGACY=1; library: "
+                             "provider: allow it (taap: --legacy or TAAP_KEY_LEGACY=1; library: "
                              "TAAP_KEY_ALLOW_LEGACY) or re-encrypt the key: openssl pkcs8 -topk8 -v2 aes-256-cbc -provider legacy "
                              "-provider default -in OLD -out NEW",
                              scheme);
@@ -714,10 +701,11 @@ static taap_code load_jwk(struct key_input *in, int want_private, EVP_PKEY **out
     taap_code rc = TAAP_OK;
     json_t *keys = json_is_object(root) ? json_object_get(root, "keys") : NULL;
     if (keys) {
-        if (!json_is_array(keys) || json_array_size(keys) != 1) {
+        size_t nkeys = json_is_array(keys) ? json_array_size(keys) : 0;
+        if (nkeys != 1) {
             json_decref(root);
             return taap_fail(err, TAAP_E_KEY, "this is a JWK Set with %zu keys; give exactly one key",
-                             json_is_array(keys) ? json_array_size(keys) : (size_t)0);
+                             nkeys);
         }
         jwk = json_array_get(keys, 0);
     }
