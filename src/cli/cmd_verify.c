@@ -59,7 +59,7 @@ const char cmd_verify_help[] =
     "\n"
     "Exit status: 0 valid; 10 malformed; 11 alg/header refused; 12 bad signature;\n"
     "13 expired; 14 not yet valid; 15 lifetime; 16 claims; 17 ehts; 18 coverage;\n"
-    "19 edts mismatch; 20 replay; 21 key unreadable or refused; 2 usage;\n"
+    "19 edts mismatch; 20 replay; 21 key missing, unreadable or refused; 2 usage;\n"
     "31 file unreadable; 35 replay cache unavailable or full.\n";
 
 #define MAX_EPOCH INT64_C(253402300799)
@@ -315,8 +315,9 @@ int cmd_verify(int argc, char **argv)
     if (rc == 0)
         rc = cli_request_finish(&rq, 0);
     if (rc == 0 && taap_key_load_public_file(o.key_path, &key, &err) != TAAP_OK) {
-        cli_errorf("%s: %s", taap_code_name(err.code), err.message);
-        rc = (int)err.code;
+        /* SPEC §2: exit 21 is "key unreadable or refused", whatever the cause. */
+        cli_errorf("TAAP_E_KEY: %s", err.message);
+        rc = err.code == TAAP_E_NOMEM ? CLI_EXIT_FAIL : (int)TAAP_E_KEY;
     }
     if (rc == 0 && o.replay_path &&
         taap_replay_sqlite_new(o.replay_path, 0, &cache, &err) != TAAP_OK) {
