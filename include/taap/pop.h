@@ -87,6 +87,19 @@ TAAP_API taap_code taap_pop_build(const taap_key *key, const taap_pop_entry *ent
  * body when non-empty; adjusted by opts->sign_headers / no_sign_headers.
  * X-Authorization is never signed. The body is hashed as a stream (a
  * TAAP_BODY_FILE or TAAP_BODY_CALLBACK body is read once, never held whole).
+ *
+ * Details: header names go into ehts spelled as the request sends them.
+ * A body of unknown length (a callback with len -1, a pipe) counts as
+ * non-empty. no_sign_headers removes defaults (headers ignoring case, or
+ * the pseudo-names uri/http-method/body exactly); a name that is not a
+ * default is ignored. sign_headers are appended in order; one already
+ * covered is not added twice; "body" may be named to sign an empty body.
+ * Refusals: a sign_headers name the request lacks, or X-Authorization,
+ * → TAAP_E_BUILD_BAD_NAME; a signed header sent more than once →
+ * TAAP_E_BUILD_BAD_NAME; the name refusals of taap_pop_build; an
+ * unreadable body file → TAAP_E_IO; no method or target → TAAP_E_USAGE.
+ * A caller-supplied opts->jti must be 1..256 bytes of UTF-8 (else
+ * TAAP_E_USAGE); it is JSON-escaped in the payload.
  */
 TAAP_API taap_code taap_pop_build_request(const taap_key *key, const taap_request *req,
                                           const taap_pop_options *opts, char **token,
