@@ -1,0 +1,251 @@
+/*
+ * taap/postman.h — run Postman collections (format v2.0 / v2.1) natively,
+ * the way Newman does, with TAAP PoP signing built in (SPEC §4–5).
+ *
+ * Four opaque handles:
+ *   taap_collection  a parsed collection (folders, requests, auth, variables)
+ *   taap_varset      an environment or globals file (or an empty set), kept
+ *                    losslessly so it can be exported again
+ *   taap_iterdata    iteration data (CSV per RFC 4180 or a JSON array);
+ *                    every value is a string, exactly as written
+ *   taap_run_result  what a run did: one record per request sent
+ *
+ * Variables follow Newman: local > data > environment > collection > global
+ * > dynamic ($guid, $timestamp, …); {{…}} nests up to 19 rounds; an
+ * unresolved reference stays verbatim (one warning per name).
+ *
+ * The library never prints: progress reaches the caller through a
+ * taap_run_report_fn callback, and the reporters return text.
+ */
+#ifndef TAAP_POSTMAN_H
+#define TAAP_POSTMAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "taap/error.h"
+#include "taap/key.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Input bounds: larger files are refused, never truncated. */
+#define TAAP_COLLECTION_MAX_BYTES (64u * 1024u * 1024u)
+#define TAAP_VARSET_MAX_BYTES (16u * 1024u * 1024u)
+#define TAAP_ITERDATA_MAX_BYTES (256u * 1024u * 1024u)
+#define TAAP_COLLECTION_MAX_DEPTH 64 /* folder nesting */
+
+typedef struct taap_collection taap_collection;
+typedef struct taap_varset taap_varset;
+typedef struct taap_iterdata taap_iterdata;
+typedef struct taap_run_result taap_run_result;
+
+/* ---- collections --------------------------------------------------------- */
+
+/*
+ * taap_collection_load / taap_collection_parse — read a Postman collection.
+ * Accepted leniently (any info.schema string, a string `request`, a string
+ * `header`, raw-only URLs, unknown auth types and body modes: these are
+ * reported only when a request that uses them is run). A UTF-8 BOM is
+ * skipped. Errors: TAAP_E_IO (unreadable, too big), TAAP_E_CONFIG (not JSON,
+ * not a collection; the message names the item). Free with
+ * taap_collection_free(). The handle is immutable after loading.
+ */
+TAAP_API taap_code taap_collection_load(const char *path, taap_collection **out,
+                                        taap_error *err);
+TAAP_API taap_code taap_collection_parse(const char *json, size_t len, taap_collection **out,
+                                         taap_error *err);
+TAAP_API void taap_collection_free(taap_collection *c);
+
+/* The collection's info.name (never NULL). */
+TAAP_API const char *taap_collection_name(const taap_collection *c);
+/* Number of requests (items with a request), all folders included. */
+TAAP_API size_t taap_collection_request_count(const taap_collection *c);
+/* Collection variable value (NULL when absent or disabled). */
+TAAP_API const char *taap_collection_variable(const taap_collection *c, const char *key);
+
+/* ---- environments and globals ---------------------------------------------- */
+
+/*
+ * taap_varset_load — an environment or globals file: an object with
+ * `values[]`, or a bare array of {key, value, enabled}. UTF-8 BOM and
+ * UTF-16LE files are accepted. Entries with `disabled:true` or
+ * `enabled:false` are hidden (Postman app semantics; Newman ignores
+ * enabled:false); with duplicate keys the last enabled one wins.
+ * The original document is kept for taap_varset_export().
+ * taap_varset_new — an empty set (when no file was given).
+ * Not thread-safe for concurrent set/get: the runner locks around it.
+ */
+TAAP_API taap_code taap_varset_load(const char *path, taap_varset **out, taap_error *err);
+TAAP_API taap_code taap_varset_parse(const char *json, size_t len, taap_varset **out,
+                                     taap_error *err);
+TAAP_API taap_varset *taap_varset_new(void);
+TAAP_API void taap_varset_free(taap_varset *v);
+
+/* Current value of an enabled variable, or NULL. Valid until the next set. */
+TAAP_API const char *taap_varset_get(const taap_varset *v, const char *key);
+/* Set (or add) a variable; the library copies both strings. */
+TAAP_API taap_code taap_varset_set(taap_varset *v, const char *key, const char *value,
+                                   taap_error *err);
+/* 1 if the variable is marked secret (type "secret") in the file. */
+TAAP_API int taap_varset_is_secret(const taap_varset *v, const char *key);
+
+/*
+ * taap_varset_export — write the set back as JSON: the original document
+ * with only changed values updated and new variables appended, so types,
+ * enabled flags, secret markers and every other field survive. Written
+ * atomically (temporary file + rename) with mode 0600, overwriting `path`.
+ * taap_varset_dump returns the same text (malloc'd, free()).
+ */
+TAAP_API taap_code taap_varset_export(const taap_varset *v, const char *path, taap_error *err);
+TAAP_API taap_code taap_varset_dump(const taap_varset *v, char **json, taap_error *err);
+
+/* ---- iteration data ---------------------------------------------------------- */
+
+/*
+ * taap_iterdata_load — a JSON array of flat objects, else CSV (RFC 4180:
+ * first row names the columns; quoted fields with "" escapes, embedded
+ * commas and newlines; CRLF or LF; BOM skipped; surrounding blanks of
+ * unquoted fields trimmed like Newman). Every value stays a string exactly
+ * as written: 8901260000000000001 is never turned into a number, in CSV or
+ * in JSON. Errors: TAAP_E_IO, TAAP_E_CONFIG (with line number).
+ */
+TAAP_API taap_code taap_iterdata_load(const char *path, taap_iterdata **out, taap_error *err);
+TAAP_API taap_code taap_iterdata_parse(const char *text, size_t len, taap_iterdata **out,
+                                       taap_error *err);
+TAAP_API void taap_iterdata_free(taap_iterdata *d);
+TAAP_API size_t taap_iterdata_rows(const taap_iterdata *d);
+/* Value of column `key` in row `row`, or NULL when the row lacks it. */
+TAAP_API const char *taap_iterdata_get(const taap_iterdata *d, size_t row, const char *key);
+
+/* ---- running ------------------------------------------------------------------- */
+
+/*
+ * Run options. Initialise with taap_run_options_init(); zero means default.
+ */
+typedef struct taap_run_options {
+    size_t struct_size;            /* sizeof(taap_run_options), set by _init */
+    unsigned iterations;           /* 0 → data rows, else 1 */
+    const char *const *folders;    /* --folder selections: name, id or path "A/B" */
+    size_t n_folders;
+    unsigned delay_ms;             /* pause between requests */
+    unsigned timeout_ms;           /* per request; 0 → none */
+    int bail;                      /* stop at the first failed request */
+    int insecure;                  /* skip TLS verification (-k) */
+    const char *expect_status;     /* "2xx", "200", "200-204,404": overrides scripts */
+    unsigned retries;              /* extra tries on transport errors and 5xx */
+    unsigned jobs;                 /* iterations in parallel; 0/1 → sequential */
+    int strict_vars;               /* an unresolved {{var}} fails the request */
+    int taap;                      /* sign every request with a PoP */
+    const char *token_var;         /* variable for the access token (default
+                                      from the test script, else access_token) */
+    const taap_key *key;           /* PoP key; NULL → PEM from a variable */
+    int no_redact;                 /* show secrets and tokens in results */
+    const char *const *connect_to; /* curl --connect-to entries HOST:PORT:HOST2:PORT2 */
+    size_t n_connect_to;
+    const char *cacert;            /* CA bundle for TLS, NULL → system */
+    int64_t (*clock)(void *ctx);   /* seconds; NULL → wall clock (token expiry) */
+    void *clock_ctx;
+    const char *working_dir;       /* base for file bodies; NULL → current dir */
+} taap_run_options;
+
+TAAP_API void taap_run_options_init(taap_run_options *opts);
+
+/* One request as executed (all strings redacted unless no_redact). */
+typedef struct taap_run_request {
+    unsigned iteration;        /* 0-based */
+    const char *path;          /* "Folder / Sub / Request" */
+    const char *name;
+    const char *method;
+    const char *url;
+    const char *const *header_names;  /* headers as sent (values redacted) */
+    const char *const *header_values;
+    size_t n_headers;
+    long status;               /* 0 when no response */
+    double time_ms;
+    uint64_t response_bytes;
+    int passed;                /* met its expectation */
+    int transport_error;       /* no usable response (connect, TLS, timeout) */
+    int config_error;          /* not sent: unresolved variable under strict, bad body… */
+    int skipped;               /* not sent: token reused, jsrsasign download replaced */
+    unsigned attempts;
+    const char *expectation;   /* "2xx", "200" … */
+    const char *error;         /* why it failed, or NULL */
+    const char *detail;        /* start of the response body on failure, redacted */
+    const char *notes;         /* "PoP signed; token captured" … or NULL */
+} taap_run_request;
+
+typedef enum taap_run_event_type {
+    TAAP_RUN_EV_START = 1,     /* message = collection name */
+    TAAP_RUN_EV_ITERATION,     /* iteration starts (sequential runs only) */
+    TAAP_RUN_EV_REQUEST,       /* a request finished: `request` set */
+    TAAP_RUN_EV_WARNING,       /* message (one line), item_path may be set */
+    TAAP_RUN_EV_NOTE,          /* informational (script handled natively …) */
+    TAAP_RUN_EV_END
+} taap_run_event_type;
+
+typedef struct taap_run_event {
+    taap_run_event_type type;
+    unsigned iteration;
+    unsigned iterations;
+    size_t done;               /* requests finished so far */
+    size_t total;              /* requests planned */
+    const char *item_path;
+    const char *message;
+    const taap_run_request *request;
+} taap_run_event;
+
+/* Called for each event, one at a time (serialised even with jobs > 1). */
+typedef void (*taap_run_report_fn)(void *ctx, const taap_run_event *ev);
+
+/*
+ * taap_run_collection — run the collection. `env` and `globals` may be NULL
+ * (empty sets are used); they are updated in place (captured tokens), so
+ * the caller can export them afterwards. `data` may be NULL.
+ * Returns TAAP_OK when the run happened, whatever the requests' outcome
+ * (see taap_run_result_stats), or an error when it could not start:
+ * TAAP_E_CONFIG (unknown --folder, bad expect_status, no key for a PoP
+ * request, …), TAAP_E_KEY. *out is set on TAAP_OK; free it with
+ * taap_run_result_free(). Not reentrant on the same varsets.
+ */
+TAAP_API taap_code taap_run_collection(const taap_collection *c, taap_varset *env,
+                                       taap_varset *globals, const taap_iterdata *data,
+                                       const taap_run_options *opts, taap_run_report_fn report,
+                                       void *report_ctx, taap_run_result **out,
+                                       taap_error *err);
+
+typedef struct taap_run_stats {
+    unsigned iterations;
+    size_t requests;          /* executed records (sent or skipped) */
+    size_t sent;              /* actually sent over the wire */
+    size_t failed;            /* expectation not met */
+    size_t transport_errors;
+    size_t config_errors;
+    size_t token_requests;    /* token endpoint calls actually sent */
+    double min_ms, avg_ms, max_ms;
+    double duration_ms;
+    int bailed;
+} taap_run_stats;
+
+TAAP_API void taap_run_result_stats(const taap_run_result *r, taap_run_stats *st);
+TAAP_API size_t taap_run_result_count(const taap_run_result *r);
+TAAP_API const taap_run_request *taap_run_result_get(const taap_run_result *r, size_t i);
+/* The exit status `taap run` uses: 0 all passed, 1 a request failed its
+ * expectation, 2 config/strict-vars error, 3 transport error. */
+TAAP_API int taap_run_result_exit_code(const taap_run_result *r);
+TAAP_API void taap_run_result_free(taap_run_result *r);
+
+/* Reporters: text for the caller to print or save (malloc'd, free()). */
+/* JSON: {"collection":{…},"run":{"stats":…,"timings":…,"executions":[…],"failures":[…]}} */
+TAAP_API taap_code taap_run_report_json(const taap_run_result *r, char **out, taap_error *err);
+/* JUnit XML: one <testsuite> per request path, one <testcase> per execution
+ * (its status in <system-out>, <failure>/<error> when it failed). */
+TAAP_API taap_code taap_run_report_junit(const taap_run_result *r, char **out, taap_error *err);
+/* The summary table the CLI prints (UTF-8 box drawing). */
+TAAP_API taap_code taap_run_report_summary(const taap_run_result *r, char **out,
+                                           taap_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

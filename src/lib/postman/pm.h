@@ -1,0 +1,229 @@
+/*
+ * pm.h — internals of the Postman runner (src/lib/postman). Never installed.
+ */
+#ifndef TAAP_PM_H
+#define TAAP_PM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "internal.h"
+#include "taap/postman.h"
+
+/* ---- a growable byte buffer (always NUL-terminated when non-empty) ------- */
+typedef struct pm_buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} pm_buf;
+void pm_buf_put(pm_buf *b, const void *data, size_t n);
+void pm_buf_puts(pm_buf *b, const char *s);
+void pm_buf_printf(pm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *pm_buf_take(pm_buf *b); /* NULL on OOM; the buffer is reset */
+void pm_buf_free(pm_buf *b);
+/* JSON / XML escaping into a buffer */
+void pm_buf_json_str(pm_buf *b, const char *s);
+void pm_buf_xml(pm_buf *b, const char *s);
+
+/* ---- one variable scope -------------------------------------------------- */
+typedef struct pm_var {
+    char *key;
+    char *value;
+    int secret; /* type "secret" in the file */
+} pm_var;
+typedef struct pm_scope {
+    pm_var *v;
+    size_t n, cap;
+} pm_scope;
+const char *pm_scope_get(const pm_scope *s, const char *key);
+const pm_var *pm_scope_find(const pm_scope *s, const char *key);
+int pm_scope_set(pm_scope *s, const char *key, const char *value, int secret); /* 0 ok, -1 OOM */
+void pm_scope_clear(pm_scope *s);
+
+/* JSON value → string the way JavaScript's String() would (malloc'd). */
+char *pm_json_to_string(const json_t *v);
+
+/* ---- collection model ---------------------------------------------------- */
+typedef struct pm_kv {
+    char *key;
+    char *value;
+    int disabled;
+    char *type;         /* formdata: "text" | "file" */
+    char **src;         /* formdata file parts: paths */
+    size_t n_src;
+    char *content_type; /* formdata per-part type */
+} pm_kv;
+typedef struct pm_kvlist {
+    pm_kv *v;
+    size_t n;
+} pm_kvlist;
+
+typedef enum pm_body_mode {
+    PM_BODY_NONE = 0,
+    PM_BODY_RAW,
+    PM_BODY_URLENCODED,
+    PM_BODY_FORMDATA,
+    PM_BODY_FILE,
+    PM_BODY_GRAPHQL,
+    PM_BODY_UNSUPPORTED
+} pm_body_mode;
+
+typedef struct pm_body {
+    pm_body_mode mode;
+    char *mode_name;    /* as written, for messages */
+    char *raw;
+    char *language;     /* options.raw.language */
+    pm_kvlist params;   /* urlencoded / formdata */
+    char *file_src;     /* file mode; NULL = none chosen */
+    char *gql_query;
+    char *gql_variables;
+} pm_body;
+
+typedef struct pm_auth {
+    char *type;         /* "noauth", "basic", … */
+    pm_kvlist attrs;
+} pm_auth;
+
+typedef struct pm_item {
+    char *name;
+    char *id;
+    char *path;         /* "A / B / name" */
+    int is_folder;
+    struct pm_item *parent;
+    struct pm_item *children;
+    size_t n_children;
+    /* request (is_folder == 0) */
+    char *method;
+    char *url;          /* template, string form */
+    pm_kvlist path_vars;
+    pm_kvlist headers;
+    pm_body body;
+    pm_auth *auth;      /* NULL → inherit (folders and the collection too) */
+    char *prerequest;   /* script text (exec lines joined), NULL if none */
+    char *test;
+} pm_item;
+
+struct taap_collection {
+    char *name;
+    pm_item root;       /* is_folder, holds collection auth and scripts */
+    pm_scope vars;      /* collection variables */
+    size_t n_requests;
+};
+
+/* The auth in effect for an item (walks up; NULL = none). */
+const pm_auth *pm_item_auth(const pm_item *it);
+const char *pm_kv_get(const pm_kvlist *l, const char *key);
+
+/* ---- variable resolution -------------------------------------------------- */
+#define PM_VAR_ROUNDS 19
+#define PM_RESOLVE_MAX (8u * 1024u * 1024u)
+
+typedef struct pm_resolver {
+    const pm_scope *scopes[8]; /* precedence order, first match wins */
+    size_t n_scopes;
+    int64_t (*clock)(void *);  /* $timestamp; NULL → wall clock */
+    void *clock_ctx;
+} pm_resolver;
+
+/* Resolve {{…}} in `in` (Newman semantics). *out malloc'd. Returns 0, or -1
+ * when the result would exceed PM_RESOLVE_MAX or on OOM. */
+int pm_resolve(const pm_resolver *r, const char *in, char **out);
+/* Each distinct unresolved {{name}} left in `s`, for warnings: calls fn. */
+void pm_unresolved(const char *s, void (*fn)(void *ctx, const char *name, size_t len),
+                   void *ctx);
+/* A dynamic variable's fresh value ("$guid" …) into buf; 0 if unknown. */
+int pm_dynamic(const char *name, size_t len, char *buf, size_t cap,
+               int64_t (*clock)(void *), void *clock_ctx);
+
+/* ---- scripts (taap.c) ------------------------------------------------------ */
+typedef enum pm_field { PM_F_ACCESS = 1, PM_F_ID, PM_F_EXPIRES_IN, PM_F_EXPIRY_MS } pm_field;
+typedef struct pm_capture {
+    char scope;         /* 'e' environment, 'g' globals, 'c' collection, 'l' local */
+    char name[128];
+    pm_field field;
+} pm_capture;
+typedef struct pm_script_info {
+    int pop;            /* builds a PoP (jsrsasign/KJUR/X-Authorization) */
+    int loads_lib;      /* downloads or evals jsrsasign */
+    int console_only;   /* only console.log */
+    int other;          /* nothing recognised */
+    pm_capture caps[8];
+    size_t n_caps;
+    int status[16];     /* recognised status expectations */
+    size_t n_status;
+    int status_2xx;     /* pm.response.to.be.ok / success */
+} pm_script_info;
+void pm_script_analyze(const char *text, pm_script_info *out);
+/* 1 if the URL looks like an OAuth token endpoint */
+int pm_is_token_url(const char *url);
+/* 1 if the URL downloads jsrsasign (replaced by native signing) */
+int pm_is_jsrsasign_url(const char *url);
+
+/* ---- sending (send.c) ----------------------------------------------------- */
+typedef struct pm_http_req {
+    const char *method;
+    const char *url;
+    const char *const *hnames;
+    const char *const *hvalues;
+    size_t n_headers;
+    const void *body;       /* memory body, or */
+    size_t body_len;
+    const char *body_file;  /* streamed from a file */
+    unsigned timeout_ms;
+    int insecure;
+    const char *cacert;
+    const char *const *connect_to;
+    size_t n_connect_to;
+} pm_http_req;
+typedef struct pm_http_resp {
+    long status;
+    char *body;             /* first PM_RESP_KEEP bytes, NUL-terminated */
+    size_t body_len;        /* kept */
+    uint64_t total_bytes;
+    double time_ms;
+    char error[256];        /* transport error, "" when a response came */
+} pm_http_resp;
+#define PM_RESP_KEEP (1024u * 1024u)
+typedef struct pm_http pm_http;
+pm_http *pm_http_new(void);
+void pm_http_free(pm_http *h);
+/* 0 when a response arrived (any status), -1 on transport error (resp->error). */
+int pm_http_send(pm_http *h, const pm_http_req *req, pm_http_resp *resp);
+void pm_http_resp_clear(pm_http_resp *r);
+/* Percent-encode characters a URL may not carry raw (space, quotes, >0x7f). */
+char *pm_url_encode_loose(const char *url);
+
+/* ---- redaction (report.c) --------------------------------------------------- */
+typedef struct pm_secrets {
+    char **v;
+    size_t n, cap;
+} pm_secrets;
+void pm_secrets_add(pm_secrets *s, const char *value); /* ignores short values */
+void pm_secrets_free(pm_secrets *s);
+/* Copy of s with secrets, JWTs and PEM blocks replaced (malloc'd). */
+char *pm_redact(const pm_secrets *s, const char *text);
+/* 1 if a header's value is always redacted (Authorization, X-Authorization, …) */
+int pm_header_sensitive(const char *name);
+/* 1 if a variable name suggests a secret value */
+int pm_name_sensitive(const char *name);
+
+/* ---- the run result (runner.c, read by report.c) ------------------------- */
+typedef struct pm_record {
+    taap_run_request r;        /* public view; strings point into owned copies */
+    char *own[12];
+    char **hn, **hv;
+} pm_record;
+
+struct taap_run_result {
+    char *collection_name;
+    pm_record *recs;
+    size_t n, cap;
+    unsigned iterations;
+    int bailed;
+    size_t token_requests;
+    double duration_ms;
+    int64_t started;           /* wall-clock seconds */
+};
+
+#endif
