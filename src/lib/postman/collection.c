@@ -464,6 +464,8 @@ static taap_code parse_request(json_t *rq, pm_item *it, parse_ctx *cx)
     if (!it->url)
         return taap_fail(cx->err, TAAP_E_NOMEM, "out of memory");
     json_t *h = json_object_get(rq, "header");
+    if (!h) /* "headers" appears in converted v1 exports */
+        h = json_object_get(rq, "headers");
     taap_code rc = json_is_string(h) ? parse_header_string(json_string_value(h), &it->headers, cx)
                                      : parse_kvs(h, &it->headers, "header", where, cx);
     if (rc != TAAP_OK)

@@ -224,14 +224,20 @@ int pm_is_token_url(const char *url)
     path[n] = '\0';
     while (n > 1 && path[n - 1] == '/')
         path[--n] = '\0';
-    /* T-Mobile: /oauth2/v1|v2|v6/tokens; generic: …/oauth2/token, …/oauth/token */
-    const char *o = strstr(path, "/oauth2/");
-    if (!o)
-        o = strstr(path, "/oauth/");
-    if (!o)
-        return 0;
-    const char *last = strrchr(path, '/');
-    return last && (strcmp(last, "/tokens") == 0 || strcmp(last, "/token") == 0);
+    /* T-Mobile's token endpoints: /oauth2/v1|v2|v6/tokens. A generic
+     * …/oauth2/token is only a token request when its test script captures
+     * an access_token (the runner checks that separately): echo servers
+     * have such paths too. */
+    const char *o = strstr(path, "/oauth2/v");
+    while (o) {
+        const char *d = o + 9;
+        while (*d >= '0' && *d <= '9')
+            d++;
+        if (d > o + 9 && strcmp(d, "/tokens") == 0)
+            return 1;
+        o = strstr(o + 1, "/oauth2/v");
+    }
+    return 0;
 }
 
 int pm_is_jsrsasign_url(const char *url)
