@@ -526,11 +526,8 @@ taap_code taap_client_request(taap_client *c, const taap_request *req_in, FILE *
         pthread_mutex_unlock(&c->lock);
         if (fetched)
             result->token_fetched = 1;
-        if (rc != TAAP_OK) {
-            if (rc == TAAP_E_HTTP)
-                rc = taap_fail(err, TAAP_E_OAUTH, "getting an access token failed: %s", err ? err->message : "");
-            break;
-        }
+        if (rc != TAAP_OK)
+            break; /* TAAP_E_HTTP stays a transport error: nothing reached the API */
         size_t n = n_user;
         size_t alen = strlen(tok->token_type ? tok->token_type : "Bearer") + strlen(tok->access_token) + 2;
         if (auth)
