@@ -37,68 +37,272 @@ void taap_verify_info_free(taap_verify_info *info)
     info->ehts = NULL;
 }
 
-static const char *json_kind(const json_t *v)
+/*
+ * The claims the verifier reads, from either parser below. Strings point
+ * into the decoded payload (fast path) or into jansson's copy; they are
+ * counted, not NUL-terminated.
+ */
+typedef enum claim_kind {
+    C_MISSING = 0,
+    C_STRING,
+    C_INTEGER,
+    C_REAL,
+    C_BOOL,
+    C_NULL,
+    C_OBJECT,
+    C_ARRAY,
+} claim_kind;
+
+typedef struct claim {
+    claim_kind kind;
+    const char *s; /* C_STRING */
+    size_t len;
+    long long i;   /* C_INTEGER */
+} claim;
+
+typedef struct claims {
+    claim iat, exp, nbf, ehts, edts, jti, v;
+} claims;
+
+static claim *claim_slot(claims *c, const char *k, size_t kl)
 {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a real number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
+    switch (kl) {
+    case 1:
+        return k[0] == 'v' ? &c->v : NULL;
+    case 3:
+        if (memcmp(k, "iat", 3) == 0)
+            return &c->iat;
+        if (memcmp(k, "exp", 3) == 0)
+            return &c->exp;
+        if (memcmp(k, "nbf", 3) == 0)
+            return &c->nbf;
+        if (memcmp(k, "jti", 3) == 0)
+            return &c->jti;
+        return NULL;
+    case 4:
+        if (memcmp(k, "ehts", 4) == 0)
+            return &c->ehts;
+        if (memcmp(k, "edts", 4) == 0)
+            return &c->edts;
+        return NULL;
     }
-    return "of an unknown type";
+    return NULL;
+}
+
+/*
+ * Fast path for the usual payload: one flat object whose members are
+ * escape-free ASCII strings or plain integers. It never rejects: anything
+ * else — an escape, a non-ASCII byte, a nested value, a real, true/false/
+ * null, a duplicate name, more than 32 members, data after the object —
+ * returns 0 and the payload goes to the full strict parser (jansson), which
+ * decides. So what the fast path accepts is exactly what jansson would
+ * accept, with the same values; it only saves the allocations.
+ */
+#define FAST_MAX_MEMBERS 32
+static int is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int fast_string(const unsigned char *p, size_t n, size_t *i, const char **s, size_t *len)
+{
+    if (*i >= n || p[*i] != '"')
+        return 0;
+    size_t start = ++*i;
+    while (*i < n) {
+        unsigned char c = p[*i];
+        if (c == '"') {
+            *s = (const char *)p + start;
+            *len = *i - start;
+            ++*i;
+            return 1;
+        }
+        if (c < 0x20 || c >= 0x80 || c == '\\')
+            return 0;
+        ++*i;
+    }
+    return 0;
+}
+
+static int fast_claims(const unsigned char *p, size_t n, claims *c)
+{
+    const char *keys[FAST_MAX_MEMBERS];
+    size_t klens[FAST_MAX_MEMBERS], nk = 0, i = 0;
+    memset(c, 0, sizeof *c);
+    while (i < n && is_ws(p[i]))
+        i++;
+    if (i >= n || p[i++] != '{')
+        return 0;
+    while (i < n && is_ws(p[i]))
+        i++;
+    if (i < n && p[i] == '}') {
+        i++;
+    } else {
+        for (;;) {
+            const char *k;
+            size_t kl;
+            while (i < n && is_ws(p[i]))
+                i++;
+            if (!fast_string(p, n, &i, &k, &kl) || nk == FAST_MAX_MEMBERS)
+                return 0;
+            for (size_t j = 0; j < nk; j++)
+                if (klens[j] == kl && memcmp(keys[j], k, kl) == 0)
+                    return 0;
+            keys[nk] = k;
+            klens[nk++] = kl;
+            while (i < n && is_ws(p[i]))
+                i++;
+            if (i >= n || p[i++] != ':')
+                return 0;
+            while (i < n && is_ws(p[i]))
+                i++;
+            claim v = {C_MISSING, NULL, 0, 0};
+            if (i < n && p[i] == '"') {
+                if (!fast_string(p, n, &i, &v.s, &v.len))
+                    return 0;
+                v.kind = C_STRING;
+            } else {
+                /* -?(0|[1-9][0-9]*), at most 18 digits, no fraction/exponent. */
+                int neg = 0;
+                if (i < n && p[i] == '-') {
+                    neg = 1;
+                    i++;
+                }
+                size_t d0 = i;
+                long long x = 0;
+                while (i < n && p[i] >= '0' && p[i] <= '9') {
+                    x = x * 10 + (p[i] - '0');
+                    i++;
+                    if (i - d0 > 18)
+                        return 0;
+                }
+                if (i == d0 || (p[d0] == '0' && i - d0 > 1))
+                    return 0;
+                if (i < n && (p[i] == '.' || p[i] == 'e' || p[i] == 'E'))
+                    return 0;
+                v.kind = C_INTEGER;
+                v.i = neg ? -x : x;
+            }
+            claim *slot = claim_slot(c, k, kl);
+            if (slot)
+                *slot = v;
+            while (i < n && is_ws(p[i]))
+                i++;
+            if (i >= n)
+                return 0;
+            if (p[i] == ',') {
+                i++;
+                continue;
+            }
+            if (p[i] == '}') {
+                i++;
+                break;
+            }
+            return 0;
+        }
+    }
+    while (i < n && is_ws(p[i]))
+        i++;
+    return i == n;
+}
+
+/* Claims from a parsed (jansson) payload; `pl` must outlive `c`. */
+static void json_claims(const json_t *pl, claims *c)
+{
+    memset(c, 0, sizeof *c);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)pl, k, v)
+    {
+        claim *slot = claim_slot(c, k, strlen(k));
+        if (!slot)
+            continue;
+        switch (json_typeof(v)) {
+        case JSON_STRING:
+            slot->kind = C_STRING;
+            slot->s = json_string_value(v);
+            slot->len = json_string_length(v);
+            break;
+        case JSON_INTEGER:
+            slot->kind = C_INTEGER;
+            slot->i = (long long)json_integer_value(v);
+            break;
+        case JSON_REAL:
+            slot->kind = C_REAL;
+            break;
+        case JSON_TRUE:
+        case JSON_FALSE:
+            slot->kind = C_BOOL;
+            break;
+        case JSON_NULL:
+            slot->kind = C_NULL;
+            break;
+        case JSON_OBJECT:
+            slot->kind = C_OBJECT;
+            break;
+        case JSON_ARRAY:
+            slot->kind = C_ARRAY;
+            break;
+        }
+    }
+}
+
+static const char *kind_name(claim_kind k)
+{
+    switch (k) {
+    case C_OBJECT:
+        return "an object";
+    case C_ARRAY:
+        return "an array";
+    case C_STRING:
+        return "a string";
+    case C_INTEGER:
+        return "an integer";
+    case C_REAL:
+        return "a real number";
+    case C_BOOL:
+        return "a boolean";
+    case C_NULL:
+        return "null";
+    case C_MISSING:
+        break;
+    }
+    return "missing";
 }
 
 /* iat / exp / nbf: a JSON integer in 0..253402300799 (SPEC §2.6). */
-static taap_code time_claim(const json_t *payload, const char *name, int required, int64_t *out,
-                            int *present, taap_error *err)
+static taap_code time_claim(const claim *v, const char *name, int required, int64_t *out,
+                            taap_error *err)
 {
-    const json_t *v = json_object_get(payload, name);
-    *present = v != NULL;
-    if (!v) {
+    if (v->kind == C_MISSING) {
         if (!required)
             return TAAP_OK;
         return taap_fail(err, TAAP_E_CLAIMS,
                          "payload has no %s claim; expected an integer (seconds since the epoch)",
                          name);
     }
-    if (!json_is_integer(v))
+    if (v->kind != C_INTEGER)
         return taap_fail(err, TAAP_E_CLAIMS,
                          "%s is %s; expected a JSON integer (seconds since the epoch)", name,
-                         json_kind(v));
-    json_int_t x = json_integer_value(v);
-    if (x < 0 || x > MAX_NUMERIC_DATE)
+                         kind_name(v->kind));
+    if (v->i < 0 || v->i > MAX_NUMERIC_DATE)
         return taap_fail(err, TAAP_E_CLAIMS, "%s is %lld; expected an integer in 0..%lld", name,
-                         (long long)x, (long long)MAX_NUMERIC_DATE);
-    *out = (int64_t)x;
+                         v->i, (long long)MAX_NUMERIC_DATE);
+    *out = (int64_t)v->i;
     return TAAP_OK;
 }
 
 /* ehts / edts / jti: a non-empty JSON string. */
-static taap_code string_claim(const json_t *payload, const char *name, const char **out,
-                              size_t *len, taap_error *err)
+static taap_code string_claim(const claim *v, const char *name, taap_error *err)
 {
-    const json_t *v = json_object_get(payload, name);
-    if (!v)
+    if (v->kind == C_MISSING)
         return taap_fail(err, TAAP_E_CLAIMS, "payload has no %s claim; expected a non-empty string",
                          name);
-    if (!json_is_string(v))
+    if (v->kind != C_STRING)
         return taap_fail(err, TAAP_E_CLAIMS, "%s is %s; expected a non-empty string", name,
-                         json_kind(v));
-    if (json_string_length(v) == 0)
+                         kind_name(v->kind));
+    if (v->len == 0)
         return taap_fail(err, TAAP_E_CLAIMS, "%s is empty; expected a non-empty string", name);
-    *out = json_string_value(v);
-    *len = json_string_length(v);
     return TAAP_OK;
 }
 
@@ -249,11 +453,15 @@ taap_code taap_verify(const char *token, size_t len, const taap_key *key,
 
     /* 2. Strict JSON for both parts (the usual header needs no parse). */
     json_t *hdr = NULL, *pl = NULL;
+    claims cl;
     int fast_header = jws_header_fast_ok(p.header, p.header_len);
     if (!fast_header)
         rc = jws_parse_json(p.header, p.header_len, "header", TAAP_E_MALFORMED, &hdr, err);
-    if (rc == TAAP_OK)
+    if (rc == TAAP_OK && !fast_claims(p.payload, p.payload_len, &cl)) {
         rc = jws_parse_json(p.payload, p.payload_len, "payload", TAAP_E_CLAIMS, &pl, err);
+        if (rc == TAAP_OK)
+            json_claims(pl, &cl);
+    }
 
     /* 3. Header policy: RS256 only, no crit/b64, no nested JWT, typ. */
     if (rc == TAAP_OK && !fast_header)
@@ -270,43 +478,46 @@ taap_code taap_verify(const char *token, size_t len, const taap_key *key,
 
     /* 6. Claims, present and typed. */
     int64_t iat = 0, exp = 0, nbf = 0;
-    int has_iat, has_exp, has_nbf;
-    const char *ehts, *edts, *jti;
-    size_t ehts_len, edts_len, jti_len;
-    if ((rc = time_claim(pl, "iat", 1, &iat, &has_iat, err)) != TAAP_OK ||
-        (rc = time_claim(pl, "exp", 1, &exp, &has_exp, err)) != TAAP_OK ||
-        (rc = time_claim(pl, "nbf", 0, &nbf, &has_nbf, err)) != TAAP_OK ||
-        (rc = string_claim(pl, "ehts", &ehts, &ehts_len, err)) != TAAP_OK ||
-        (rc = string_claim(pl, "edts", &edts, &edts_len, err)) != TAAP_OK ||
-        (rc = string_claim(pl, "jti", &jti, &jti_len, err)) != TAAP_OK)
+    if ((rc = time_claim(&cl.iat, "iat", 1, &iat, err)) != TAAP_OK ||
+        (rc = time_claim(&cl.exp, "exp", 1, &exp, err)) != TAAP_OK ||
+        (rc = time_claim(&cl.nbf, "nbf", 0, &nbf, err)) != TAAP_OK ||
+        (rc = string_claim(&cl.ehts, "ehts", err)) != TAAP_OK ||
+        (rc = string_claim(&cl.edts, "edts", err)) != TAAP_OK ||
+        (rc = string_claim(&cl.jti, "jti", err)) != TAAP_OK)
         goto out;
+    const char *ehts = cl.ehts.s, *edts = cl.edts.s;
+    size_t ehts_len = cl.ehts.len, edts_len = cl.edts.len, jti_len = cl.jti.len;
+    int has_nbf = cl.nbf.kind != C_MISSING;
     if (jti_len > MAX_JTI) {
         rc = taap_fail(err, TAAP_E_CLAIMS, "jti is %zu bytes; the limit is %d", jti_len, MAX_JTI);
         goto out;
     }
-    const json_t *v = json_object_get(pl, "v");
-    if (!v) {
+    /* NUL-terminated for the replay cache (jansson refuses \u0000, and the
+     * fast path takes no escapes, so the claim holds no NUL). */
+    char jti[MAX_JTI + 1];
+    memcpy(jti, cl.jti.s, jti_len);
+    jti[jti_len] = '\0';
+    const claim *v = &cl.v;
+    if (v->kind == C_MISSING) {
         rc = taap_fail(err, TAAP_E_CLAIMS, "payload has no v claim; expected \"1\"");
         goto out;
     }
-    if (!((json_is_string(v) && json_string_length(v) == 1 && json_string_value(v)[0] == '1') ||
-          (json_is_integer(v) && json_integer_value(v) == 1))) {
-        if (json_is_string(v)) {
+    if (!((v->kind == C_STRING && v->len == 1 && v->s[0] == '1') ||
+          (v->kind == C_INTEGER && v->i == 1))) {
+        if (v->kind == C_STRING) {
             char tmp[24];
-            size_t vl = json_string_length(v);
             size_t k, o = 0;
-            for (k = 0; k < vl && o < 16; k++) {
-                unsigned char c = (unsigned char)json_string_value(v)[k];
+            for (k = 0; k < v->len && o < 16; k++) {
+                unsigned char c = (unsigned char)v->s[k];
                 tmp[o++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : '?';
             }
             tmp[o] = '\0';
             rc = taap_fail(err, TAAP_E_CLAIMS, "v is \"%s%s\"; expected \"1\"", tmp,
-                           k < vl ? "..." : "");
-        } else if (json_is_integer(v)) {
-            rc = taap_fail(err, TAAP_E_CLAIMS, "v is %lld; expected \"1\"",
-                           (long long)json_integer_value(v));
+                           k < v->len ? "..." : "");
+        } else if (v->kind == C_INTEGER) {
+            rc = taap_fail(err, TAAP_E_CLAIMS, "v is %lld; expected \"1\"", v->i);
         } else {
-            rc = taap_fail(err, TAAP_E_CLAIMS, "v is %s; expected \"1\"", json_kind(v));
+            rc = taap_fail(err, TAAP_E_CLAIMS, "v is %s; expected \"1\"", kind_name(v->kind));
         }
         goto out;
     }

@@ -485,6 +485,27 @@ static const row rows[] = {
     {.name = "v 1.0", .expect = TAAP_E_CLAIMS, P(IAT_EXP "\"ehts\":\"$EHTS\",\"edts\":\"$EDTS\",\"jti\":\"$JTI\",\"v\":1.0")},
     {.name = "v \"1\" (control)", .expect = TAAP_OK},
     {.name = "v 1 integer (control)", .expect = TAAP_OK, P(IAT_EXP "\"ehts\":\"$EHTS\",\"edts\":\"$EDTS\",\"jti\":\"$JTI\",\"v\":1")},
+    /* The payload fast path and the full parser must agree: these go
+     * through one or the other and must give the same verdicts. */
+    {.name = "whitespace between members (control)", .expect = TAAP_OK,
+     .payload = " {\n \"iat\" : $IAT ,\t\"exp\":$EXP,\r\n\"ehts\":\"$EHTS\",\"edts\":\"$EDTS\","
+                "\"jti\":\"$JTI\",\"v\":\"1\"}\n"},
+    {.name = "v as an escape \\u0031 (control)", .expect = TAAP_OK,
+     P(IAT_EXP "\"ehts\":\"$EHTS\",\"edts\":\"$EDTS\",\"jti\":\"$JTI\",\"v\":\"\\u0031\"")},
+    {.name = "escaped claim name \\u0069at (control)", .expect = TAAP_OK,
+     P("\"\\u0069at\":$IAT,\"exp\":$EXP," STD_CLAIMS)},
+    {.name = "iat with a leading zero", .expect = TAAP_E_MALFORMED,
+     P("\"iat\":01700000000,\"exp\":$EXP," STD_CLAIMS)},
+    {.name = "iat with a leading +", .expect = TAAP_E_MALFORMED,
+     P("\"iat\":+1700000000,\"exp\":$EXP," STD_CLAIMS)},
+    {.name = "duplicate unknown member", .expect = TAAP_E_MALFORMED,
+     P(IAT_EXP STD_CLAIMS ",\"x\":1,\"x\":1")},
+    {.name = "duplicate via escape (jti / j\\u0074i)", .expect = TAAP_E_MALFORMED,
+     P(IAT_EXP STD_CLAIMS ",\"j\\u0074i\":\"other\"")},
+    {.name = "comma after the last member", .expect = TAAP_E_MALFORMED,
+     P(IAT_EXP STD_CLAIMS ",")},
+    {.name = "iat -0 is the integer 0 (lifetime too long)", .expect = TAAP_E_LIFETIME,
+     P("\"iat\":-0,\"exp\":$EXP," STD_CLAIMS)},
     {.name = "unknown claims ignored (control)", .expect = TAAP_OK, P(IAT_EXP STD_CLAIMS ",\"aud\":\"x\",\"iss\":7")},
     /* 7. time */
     {.name = "expired 11 s ago", .expect = TAAP_E_EXPIRED, .iat_off = -71},
