@@ -197,5 +197,14 @@ out=$("$TAAP" pop --key "$key" --lifetime 500 /x 2>/dev/null); check_eq "no stdo
 "$TAAP" pop --help > "$tmp/help"; check_rc "--help" $? 0
 check_grep "help usage" "usage: taap pop" "$tmp/help"
 
+# 6. Round trip through `taap verify` (same request flags on both sides).
+t=$("$TAAP" pop --key "$key" -H "Authorization: $AUTH" -d @"$tmp/body.json" 'https://h/v?q=%41')
+"$TAAP" verify "$t" --key "$tmp/pub.pem" -H "Authorization: $AUTH" -d @"$tmp/body.json" \
+  'https://h/v?q=%41' >/dev/null 2>"$tmp/err"
+check_rc "verify accepts" $? 0
+"$TAAP" verify "$t" --key "$tmp/pub.pem" -H "Authorization: $AUTH" -d '{"a":2}' \
+  'https://h/v?q=%41' >/dev/null 2>"$tmp/err"
+check_rc "verify: other body" $? 19
+
 [ "$fail" -eq 0 ] && echo "taap pop: $n checks ok"
 exit $fail
