@@ -551,6 +551,7 @@ typedef struct conn_req {
     unsigned status;
     unsigned char *body;
     size_t len, cap, limit;
+    size_t discarded;
 } conn_req;
 
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *con)
@@ -750,13 +751,16 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->len + n > r->limit) {
-            srv_error(&rs, 413, NULL, "request body exceeds %zu bytes, the limit for this endpoint",
-                      r->limit);
-            rs.close = 1;
+        if (r->too_big || r->len + n > r->limit) {
+            /* MHD cannot answer in the middle of an upload: drop the body
+             * and answer 413 at the end, but do not read more than a few
+             * times the limit from a client that will not stop. */
+            r->too_big = 1;
+            r->discarded += n;
             free(r->body);
             r->body = NULL;
-            return queue(con, r, &rs);
+            r->len = r->cap = 0;
+            return r->discarded > 4 * (r->limit + 65536) ? MHD_NO : MHD_YES;
         }
         if (r->len + n > r->cap) {
             size_t cap = r->cap ? r->cap : 1024;
@@ -771,6 +775,12 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
         memcpy(r->body + r->len, upload_data, n);
         r->len += n;
         return MHD_YES;
+    }
+    if (r->too_big) {
+        srv_error(&rs, 413, NULL, "request body exceeds %zu bytes, the limit for this endpoint",
+                  r->limit);
+        rs.close = 1;
+        return queue(con, r, &rs);
     }
     /* Final call: the whole request is here. */
     taap_header hv[SRV_MAX_HEADERS];

@@ -647,6 +647,14 @@ int sh_raw(sh_server *s, const void *data, size_t len, int timeout_ms, char **re
         if (r <= 0)
             break;
         on_data(buf, 1, (size_t)r, &g);
+        /* One complete response is enough: do not wait for a keep-alive close. */
+        const char *eoh = strstr(g.p, "\r\n\r\n");
+        if (eoh) {
+            const char *cl = strcasestr(g.p, "\r\nContent-Length:");
+            size_t want = cl && cl < eoh ? (size_t)strtoul(cl + 17, NULL, 10) : 0;
+            if (g.len >= (size_t)(eoh + 4 - g.p) + want)
+                break;
+        }
     }
     close(fd);
     int status = 0;
