@@ -144,7 +144,8 @@ typedef struct taap_run_options {
     const char *const *connect_to; /* curl --connect-to entries HOST:PORT:HOST2:PORT2 */
     size_t n_connect_to;
     const char *cacert;            /* CA bundle for TLS, NULL → system */
-    int64_t (*clock)(void *ctx);   /* seconds; NULL → wall clock (token expiry) */
+    int64_t (*clock)(void *ctx);   /* seconds; NULL → wall clock (PoP iat, token
+                                      expiry, $timestamp) */
     void *clock_ctx;
     const char *working_dir;       /* base for file bodies; NULL → current dir */
 } taap_run_options;

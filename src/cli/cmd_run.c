@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -77,6 +78,8 @@ const char cmd_run_help[] =
     "                               atomically with mode 0600; may be the input file)\n"
     "      --no-redact              show tokens and secrets in output and reports\n"
     "                               (redacted by default)\n"
+    "      --now-file FILE          (testing) read the current time, in epoch seconds,\n"
+    "                               from FILE (as `taap serve --now-file`)\n"
     "\n"
     "Exit status: 0 every request met its expectation; 1 a request failed its\n"
     "expectation; 2 usage, unreadable or invalid collection/environment/data,\n"
@@ -106,6 +109,7 @@ enum {
     OPT_CACERT,
     OPT_WORKDIR,
     OPT_JSON,
+    OPT_NOW_FILE,
 };
 
 #define MAX_LIST 64
@@ -127,6 +131,23 @@ typedef struct run_cli {
     int color, progress, progress_shown, parallel;
     unsigned iterations;
 } run_cli;
+
+/* --now-file (testing, like `taap serve --now-file`): the current time in
+ * epoch seconds is read from the file at every use, so a test can share
+ * one clock with the emulator. */
+static int64_t now_from_file(void *ctx)
+{
+    char buf[64] = "";
+    FILE *f = fopen((const char *)ctx, "r");
+    if (f) {
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+    }
+    char *end;
+    long long v = strtoll(buf, &end, 10);
+    return end != buf ? (int64_t)v : (int64_t)time(NULL);
+}
 
 static int parse_uint(const char *flag, const char *s, unsigned max, unsigned *out)
 {
@@ -340,6 +361,7 @@ int cmd_run(int argc, char **argv)
         {"working-dir", required_argument, NULL, OPT_WORKDIR},
         {"json", no_argument, NULL, OPT_JSON},
         {"quiet", no_argument, NULL, 'q'},
+        {"now-file", required_argument, NULL, OPT_NOW_FILE},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -415,6 +437,10 @@ int cmd_run(int argc, char **argv)
         case OPT_WORKDIR: o.working_dir = optarg; break;
         case OPT_JSON: c.json_stdout = 1; break;
         case 'q': c.quiet = 1; break;
+        case OPT_NOW_FILE:
+            o.clock = now_from_file;
+            o.clock_ctx = optarg;
+            break;
         case ':':
             cli_errorf("option %s needs a value (see taap run --help)", argv[optind - 1]);
             return CLI_EXIT_USAGE;

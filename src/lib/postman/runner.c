@@ -71,6 +71,7 @@ typedef struct run_ctx {
     int stop;
     unsigned next_iter;
     int pop_all;
+    int token_in_plan;
     struct timespec t0;
 } run_ctx;
 
@@ -708,8 +709,14 @@ static int token_basic(worker *w, built *b)
     }
     const char *id = lookup_any(w, client_id_names);
     const char *sec = lookup_any(w, client_secret_names);
-    if (!id || !sec)
+    if (!id || !sec) {
+        if (first_time(w->cx, "basic:missing"))
+            emit(w->cx, TAAP_RUN_EV_WARNING, w->iteration, NULL,
+                 "the token request needs Basic credentials but the environment has no "
+                 "client id and secret (client_id / client_secret)",
+                 NULL);
         return 0;
+    }
     pm_buf c = {0};
     pm_buf_puts(&c, id);
     pm_buf_put(&c, ":", 1);
@@ -843,6 +850,8 @@ static int sign(run_ctx *cx, built *b, char *errbuf, size_t cap)
     }
     taap_pop_options po;
     taap_pop_options_init(&po);
+    po.clock = cx->o->clock; /* NULL → wall clock */
+    po.clock_ctx = cx->o->clock_ctx;
     char *tok = NULL;
     taap_error e = TAAP_ERROR_INIT;
     taap_code rc = taap_pop_build_request(cx->key, &rq, &po, &tok, NULL, &e);
@@ -1120,7 +1129,15 @@ static void exec_item(worker *w, const plan_item *pi, int from_token_lock, const
             pthread_mutex_unlock(&cx->token_lock);
             oc.skipped = oc.passed = 1;
             snprintf(oc.expect, sizeof oc.expect, "-");
-            note(&oc, "not sent: the access token from this run is still valid");
+            char n[96];
+            pthread_mutex_lock(&cx->lock);
+            if (cx->token_exp)
+                snprintf(n, sizeof n, "not sent: the access token is valid for %lld s more",
+                         (long long)(cx->token_exp - now_s(cx)));
+            else
+                snprintf(n, sizeof n, "not sent: the access token from this run is reused");
+            pthread_mutex_unlock(&cx->lock);
+            note(&oc, n);
             record(w, pi, NULL, &oc);
             return;
         }
@@ -1135,7 +1152,10 @@ static void exec_item(worker *w, const plan_item *pi, int from_token_lock, const
         int missing = !tv || !*tv;
         int expiring = cx->have_token && !token_valid(cx);
         pthread_mutex_unlock(&cx->lock);
-        if (missing || expiring)
+        /* a missing token is fetched here only when the token request is
+         * not in the plan (e.g. --folder Connectivity): otherwise it has run
+         * (and failed) already, or runs in its turn */
+        if ((missing && !cx->token_in_plan) || expiring)
             ensure_token(w, 0, 0, missing ? "fetched automatically: a later request needs a token"
                                           : "refreshed before expiry");
     }
@@ -1393,6 +1413,8 @@ static int plan_add(run_ctx *cx, const pm_item *it, size_t *cap)
     pi->it = it;
     analyze_chain(it, &pi->si);
     pi->is_token = is_token_item(it, &pi->si);
+    if (it == cx->token_item)
+        cx->token_in_plan = 1;
     pi->jsrsasign = pm_is_jsrsasign_url(it->url);
     return 0;
 }
@@ -1597,6 +1619,21 @@ taap_code taap_run_collection(const taap_collection *c, taap_varset *env, taap_v
                 snprintf(cx->access_var, sizeof cx->access_var, "%s", cx->token_si.caps[i].name);
                 break;
             }
+    /* a token kept in the environment from an earlier run (with the expiry
+     * the collection's script records) is reused while it is valid */
+    for (size_t i = 0; i < cx->token_si.n_caps; i++) {
+        const pm_capture *cp = &cx->token_si.caps[i];
+        const char *at = taap_varset_get(env, cx->access_var);
+        const char *ev = cp->field == PM_F_EXPIRY_MS ? taap_varset_get(env, cp->name) : NULL;
+        if (!ev || !at || !*at)
+            continue;
+        char *e;
+        long long ms = strtoll(ev, &e, 10);
+        if (e != ev && *e == '\0' && ms > 0) {
+            cx->have_token = 1;
+            cx->token_exp = (int64_t)(ms / 1000);
+        }
+    }
     cx->pop_all = opts->taap || truthy(pm_scope_get(&cx->coll, "taap_pop")) ||
                   truthy(pm_scope_get(&cx->coll, "taapPop"));
     int need_key = cx->pop_all;
