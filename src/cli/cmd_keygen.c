@@ -1,7 +1,6 @@
 /* cmd_keygen.c — `taap keygen`: an RSA key pair for DevEdge (SPEC §3). */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,15 +55,9 @@ struct keygen_opts {
     int json;
 };
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
+/* After the one-line error has been printed: the usage line, exit 2. */
+static int usage_exit(void)
 {
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cli_errorf("%s", msg);
     fprintf(stderr, "usage: taap keygen [--bits 2048|3072|4096] [--out DIR] [--force] [--encrypt]\n"
                     "                   [--passphrase-file FILE] [--passphrase-env VAR] [--json]\n");
     return CLI_EXIT_USAGE;
@@ -95,14 +88,18 @@ static int parse_args(int argc, char **argv, struct keygen_opts *o)
             char *end = NULL;
             errno = 0;
             long v = strtol(optarg, &end, 10);
-            if (errno || !end || *end || end == optarg || (v != 2048 && v != 3072 && v != 4096))
-                return usage_error("--bits must be 2048, 3072 or 4096 (got '%s')", optarg);
+            if (errno || !end || *end || end == optarg || (v != 2048 && v != 3072 && v != 4096)) {
+                cli_errorf("--bits must be 2048, 3072 or 4096 (got '%s')", optarg);
+                return usage_exit();
+            }
             o->bits = (unsigned)v;
             break;
         }
         case OPT_OUT:
-            if (!*optarg)
-                return usage_error("--out needs a directory");
+            if (!*optarg) {
+                cli_errorf("--out needs a directory");
+                return usage_exit();
+            }
             o->out_dir = optarg;
             break;
         case OPT_FORCE: o->force = 1; break;
@@ -111,15 +108,21 @@ static int parse_args(int argc, char **argv, struct keygen_opts *o)
         case OPT_PENV: o->pass_env = optarg; break;
         case OPT_JSON: o->json = 1; break;
         case ':':
-            return usage_error("option %s needs a value", argv[optind - 1]);
+            cli_errorf("option %s needs a value", argv[optind - 1]);
+            return usage_exit();
         default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            cli_errorf("unknown option '%s' (see taap keygen --help)", argv[optind - 1]);
+            return usage_exit();
         }
     }
-    if (optind < argc)
-        return usage_error("unexpected argument '%s' (taap keygen takes only options)", argv[optind]);
-    if (o->pass_file && o->pass_env)
-        return usage_error("give only one of --passphrase-file and --passphrase-env");
+    if (optind < argc) {
+        cli_errorf("unexpected argument '%s' (taap keygen takes only options)", argv[optind]);
+        return usage_exit();
+    }
+    if (o->pass_file && o->pass_env) {
+        cli_errorf("give only one of --passphrase-file and --passphrase-env");
+        return usage_exit();
+    }
     if (o->pass_file || o->pass_env)
         o->encrypt = 1;
     return CLI_EXIT_OK;

@@ -1148,7 +1148,7 @@ taap_code taap_key_public_pem(const taap_key *key, char **pem, taap_error *err)
 taap_code taap_key_public_pem_oneline(const taap_key *key, char **pem, taap_error *err)
 {
     taap_code rc = taap_key_public_pem(key, pem, err);
-    if (rc != TAAP_OK)
+    if (rc != TAAP_OK || !*pem)
         return rc;
     char *w = *pem;
     for (const char *r = *pem; *r; r++)
@@ -1262,7 +1262,7 @@ taap_code taap_key_write_private_file(const taap_key *key, const char *path, con
         return taap_fail(err, TAAP_E_USAGE, "taap_key_write_private_file: path is NULL");
     char *pem = NULL;
     taap_code rc = taap_key_private_pem(key, passphrase, &pem, err);
-    if (rc == TAAP_OK)
+    if (rc == TAAP_OK && pem)
         rc = taap_write_file_atomic(path, pem, strlen(pem), 0600, overwrite, err);
     taap_key_free_pem(pem);
     return rc;
@@ -1275,7 +1275,7 @@ taap_code taap_key_write_public_file(const taap_key *key, const char *path, int 
         return taap_fail(err, TAAP_E_USAGE, "taap_key_write_public_file: path is NULL");
     char *pem = NULL;
     taap_code rc = taap_key_public_pem(key, &pem, err);
-    if (rc == TAAP_OK)
+    if (rc == TAAP_OK && pem)
         rc = taap_write_file_atomic(path, pem, strlen(pem), 0644, overwrite, err);
     taap_key_free_pem(pem);
     return rc;
