@@ -1,13 +1,459 @@
-/* cmd_admin.c — `taap admin`. NOT YET IMPLEMENTED: placeholder so the command
- * table links; replaced by the real command. */
+/*
+ * cmd_admin.c — `taap admin`: DevEdge-style management of a running
+ * `taap serve` through its JSON API (/devedge/v1, admin bearer token).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
 #include "cli.h"
 
-const char cmd_admin_help[] = "usage: taap admin ...\n\n(not implemented yet)\n";
+const char cmd_admin_help[] =
+    "usage: taap admin [--url URL] [--admin-token-file FILE] [--json] COMMAND ARGS\n"
+    "\n"
+    "Manage a running `taap serve` the way DevEdge does: applications, their public\n"
+    "keys, API subscriptions and developer kits.\n"
+    "\n"
+    "Commands:\n"
+    "  app create NAME [--account ACCOUNT]  new application: prints client id and client\n"
+    "                                       secret (the secret is shown only this once)\n"
+    "  app list                             all applications\n"
+    "  app show APP                         one application (APP = name or client id)\n"
+    "  app delete APP                       delete it with its keys and subscriptions\n"
+    "  app subscribe APP [API]              subscribe to an API (default iot-connectivity)\n"
+    "  app unsubscribe APP [API]            remove the subscription\n"
+    "  key add APP FILE|-                   register a public key (PEM with its BEGIN/END\n"
+    "                                       lines, PKCS#1 PEM, JWK or DER; - = stdin)\n"
+    "  key list APP                         the application's keys\n"
+    "  key delete APP KEYID                 remove a key (KEYID from key list)\n"
+    "  kit activate --app APP | --account ACCOUNT\n"
+    "                                       activate a developer kit: a device with IMEI,\n"
+    "                                       ICCID, IMSI and MSISDN in that account\n"
+    "  device list [--account ACCOUNT]      devices (all accounts by default)\n"
+    "\n"
+    "Options:\n"
+    "  --url URL                the server (default $TAAP_ADMIN_URL, $TAAP_BASE_URL, or\n"
+    "                           http://127.0.0.1:8080)\n"
+    "  --admin-token-file FILE  file holding the admin token (default\n"
+    "                           $TAAP_ADMIN_TOKEN_FILE; `taap serve` prints where it is)\n"
+    "  --json                   print the server's JSON answer\n"
+    "\n"
+    "The token may also come from $TAAP_ADMIN_TOKEN. Exit status: 0 done, 1 the server\n"
+    "refused (its reason is printed), 2 usage, 50 the server could not be reached.\n";
+
+#define MAX_WORDS 8
+
+typedef struct admin_opts {
+    const char *url;
+    const char *token_file;
+    const char *account;
+    const char *app;
+    int json;
+    const char *words[MAX_WORDS];
+    int n;
+} admin_opts;
+
+typedef struct buf {
+    char *p;
+    size_t len;
+} buf;
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    buf *b = ud;
+    size_t n = size * nmemb;
+    if (b->len + n > (16u << 20))
+        return 0; /* a management answer is small; refuse a runaway one */
+    char *np = realloc(b->p, b->len + n + 1);
+    if (!np)
+        return 0;
+    memcpy(np + b->len, ptr, n);
+    b->p = np;
+    b->len += n;
+    b->p[b->len] = '\0';
+    return n;
+}
+
+/* Read the admin token (first line, trimmed) from a file or the environment. */
+static char *admin_token(const admin_opts *o)
+{
+    const char *file = o->token_file ? o->token_file : getenv("TAAP_ADMIN_TOKEN_FILE");
+    char line[256];
+    if (file && *file) {
+        FILE *f = fopen(file, "r");
+        if (!f) {
+            cli_errorf("cannot read admin token file %s", file);
+            return NULL;
+        }
+        char *got = fgets(line, sizeof line, f);
+        fclose(f);
+        if (!got) {
+            cli_errorf("admin token file %s is empty", file);
+            return NULL;
+        }
+    } else if (getenv("TAAP_ADMIN_TOKEN") && *getenv("TAAP_ADMIN_TOKEN")) {
+        snprintf(line, sizeof line, "%s", getenv("TAAP_ADMIN_TOKEN"));
+    } else {
+        cli_errorf("no admin token: give --admin-token-file FILE (taap serve prints where it "
+                   "stored the token; by default DB.admin-token)");
+        return NULL;
+    }
+    size_t n = strcspn(line, "\r\n");
+    line[n] = '\0';
+    return strdup(line);
+}
+
+/* Names and ids go into URL paths: allow only what the server allows. */
+static int safe_word(const char *w, const char *what)
+{
+    size_t n = strlen(w);
+    int ok = n > 0 && n <= 128;
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = w[i];
+        ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+             c == '.' || c == '_' || c == '-';
+    }
+    if (!ok)
+        cli_errorf("%s '%s' may only use A-Z a-z 0-9 . _ - (1..128 characters)", what, w);
+    return ok;
+}
+
+/*
+ * One request. Returns the HTTP status (0 on a transport failure, with a
+ * message printed); *out gets the parsed JSON answer (or NULL).
+ */
+static long request(const admin_opts *o, const char *token, const char *method, const char *path,
+                    const char *content_type, const void *body, size_t len, json_t **out,
+                    char **raw)
+{
+    *out = NULL;
+    if (raw)
+        *raw = NULL;
+    const char *base = o->url ? o->url : getenv("TAAP_ADMIN_URL");
+    if (!base || !*base)
+        base = getenv("TAAP_BASE_URL");
+    if (!base || !*base)
+        base = "http://127.0.0.1:8080";
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/')
+        bl--;
+    char url[2048], auth[320], ct[128];
+    snprintf(url, sizeof url, "%.*s%s", (int)bl, base, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURL *c = curl_easy_init();
+    if (!c)
+        return 0;
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    if (content_type) {
+        snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+        h = curl_slist_append(h, ct);
+    }
+    h = curl_slist_append(h, "Expect:");
+    buf b = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    long status = 0;
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    else
+        cli_errorf("cannot reach %.*s: %s", (int)bl, base, curl_easy_strerror(rc));
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    memset(auth, 0, sizeof auth);
+    if (b.p && b.len)
+        *out = json_loadb(b.p, b.len, 0, NULL);
+    if (raw)
+        *raw = b.p;
+    else
+        free(b.p);
+    return status;
+}
+
+static const char *str(json_t *j, const char *k)
+{
+    const char *v = json_string_value(json_object_get(j, k));
+    return v ? v : "";
+}
+
+/* Print the server's refusal and pick the exit status. */
+static int refused(long status, json_t *j)
+{
+    if (status == 0)
+        return TAAP_E_HTTP;
+    const char *msg = str(j, "systemMessage");
+    cli_errorf("server answered %ld: %s", status, *msg ? msg : "(no details)");
+    return CLI_EXIT_FAIL;
+}
+
+static void print_subs(json_t *app)
+{
+    json_t *subs = json_object_get(app, "subscriptions");
+    size_t i;
+    json_t *v;
+    if (!json_array_size(subs)) {
+        printf("-");
+        return;
+    }
+    json_array_foreach(subs, i, v) printf("%s%s", i ? "," : "", json_string_value(v));
+}
+
+static void print_device(json_t *d)
+{
+    printf("  ICCID   %s\n  IMEI    %s\n  IMSI    %s\n  MSISDN  %s\n  status  %s\n  plan    %s\n",
+           str(d, "iccid"), str(d, "imei"), str(d, "imsi"), str(d, "msisdn"), str(d, "status"),
+           str(d, "ratePlan"));
+}
+
+static char *read_key(const char *file, size_t *len)
+{
+    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+    if (!f) {
+        cli_errorf("cannot open %s", file);
+        return NULL;
+    }
+    size_t cap = 65536;
+    char *p = malloc(cap + 1);
+    size_t n = p ? fread(p, 1, cap + 1, f) : 0;
+    if (f != stdin)
+        fclose(f);
+    if (!p || n == 0 || n > cap) {
+        free(p);
+        cli_errorf("%s: %s", file, n > cap ? "larger than 64 KiB, not a public key" : "empty");
+        return NULL;
+    }
+    *len = n;
+    return p;
+}
+
+static int usage_error(const char *msg)
+{
+    cli_errorf("%s (see taap admin --help)", msg);
+    return CLI_EXIT_USAGE;
+}
+
+static int run(const admin_opts *o, const char *token)
+{
+    const char *w0 = o->n > 0 ? o->words[0] : "", *w1 = o->n > 1 ? o->words[1] : "";
+    char path[512], body[512];
+    json_t *j = NULL;
+    long st;
+    int rc = CLI_EXIT_OK;
+    char *raw = NULL;
+#define NEED(k, what)                                    \
+    do {                                                 \
+        if (o->n != (k))                                 \
+            return usage_error("usage: taap admin " what); \
+    } while (0)
+#define DONE(ok_status)                                  \
+    do {                                                 \
+        if (st != (ok_status)) {                         \
+            rc = refused(st, j);                         \
+            goto out;                                    \
+        }                                                \
+        if (o->json && raw) {                            \
+            printf("%s\n", raw);                         \
+            goto out;                                    \
+        }                                                \
+    } while (0)
+
+    if (strcmp(w0, "app") == 0 && strcmp(w1, "create") == 0) {
+        NEED(3, "app create NAME [--account ACCOUNT]");
+        if (!safe_word(o->words[2], "application name") ||
+            (o->account && !safe_word(o->account, "account")))
+            return CLI_EXIT_USAGE;
+        if (o->account)
+            snprintf(body, sizeof body, "{\"name\":\"%s\",\"account\":\"%s\"}", o->words[2], o->account);
+        else
+            snprintf(body, sizeof body, "{\"name\":\"%s\"}", o->words[2]);
+        st = request(o, token, "POST", "/devedge/v1/apps", "application/json", body, strlen(body), &j,
+                     &raw);
+        DONE(201);
+        printf("application    %s (account %s)\n", str(j, "name"), str(j, "account"));
+        printf("client id      %s\n", str(j, "clientId"));
+        printf("client secret  %s   (shown once: save it now)\n", str(j, "clientSecret"));
+        printf("next: taap admin key add %s public-key.pem; taap admin app subscribe %s\n",
+               str(j, "name"), str(j, "name"));
+    } else if (strcmp(w0, "app") == 0 && strcmp(w1, "list") == 0) {
+        NEED(2, "app list");
+        st = request(o, token, "GET", "/devedge/v1/apps", NULL, NULL, 0, &j, &raw);
+        DONE(200);
+        printf("%-20s %-12s %-34s %-4s %s\n", "NAME", "ACCOUNT", "CLIENT ID", "KEYS", "SUBSCRIPTIONS");
+        size_t i;
+        json_t *a;
+        json_array_foreach(json_object_get(j, "apps"), i, a)
+        {
+            printf("%-20s %-12s %-34s %-4d ", str(a, "name"), str(a, "account"), str(a, "clientId"),
+                   (int)json_integer_value(json_object_get(a, "keys")));
+            print_subs(a);
+            printf("\n");
+        }
+    } else if (strcmp(w0, "app") == 0 && (strcmp(w1, "show") == 0 || strcmp(w1, "delete") == 0)) {
+        NEED(3, "app show|delete APP");
+        if (!safe_word(o->words[2], "application"))
+            return CLI_EXIT_USAGE;
+        snprintf(path, sizeof path, "/devedge/v1/apps/%s", o->words[2]);
+        int del = strcmp(w1, "delete") == 0;
+        st = request(o, token, del ? "DELETE" : "GET", path, NULL, NULL, 0, &j, &raw);
+        DONE(del ? 204 : 200);
+        if (del) {
+            printf("application %s deleted\n", o->words[2]);
+        } else {
+            printf("application    %s (account %s)\nclient id      %s\nkeys           %d\n"
+                   "subscriptions  ",
+                   str(j, "name"), str(j, "account"), str(j, "clientId"),
+                   (int)json_integer_value(json_object_get(j, "keys")));
+            print_subs(j);
+            printf("\ncreated        %s\n", str(j, "createdAt"));
+        }
+    } else if (strcmp(w0, "app") == 0 &&
+               (strcmp(w1, "subscribe") == 0 || strcmp(w1, "unsubscribe") == 0)) {
+        if (o->n != 3 && o->n != 4)
+            return usage_error("usage: taap admin app subscribe|unsubscribe APP [API]");
+        const char *api = o->n == 4 ? o->words[3] : "iot-connectivity";
+        if (!safe_word(o->words[2], "application") || !safe_word(api, "API"))
+            return CLI_EXIT_USAGE;
+        if (strcmp(w1, "subscribe") == 0) {
+            snprintf(path, sizeof path, "/devedge/v1/apps/%s/subscriptions", o->words[2]);
+            snprintf(body, sizeof body, "{\"api\":\"%s\"}", api);
+            st = request(o, token, "POST", path, "application/json", body, strlen(body), &j, &raw);
+            DONE(200);
+            printf("application %s subscribed to %s\n", o->words[2], api);
+        } else {
+            snprintf(path, sizeof path, "/devedge/v1/apps/%s/subscriptions/%s", o->words[2], api);
+            st = request(o, token, "DELETE", path, NULL, NULL, 0, &j, &raw);
+            DONE(204);
+            printf("application %s unsubscribed from %s\n", o->words[2], api);
+        }
+    } else if (strcmp(w0, "key") == 0 && strcmp(w1, "add") == 0) {
+        NEED(4, "key add APP FILE|-");
+        if (!safe_word(o->words[2], "application"))
+            return CLI_EXIT_USAGE;
+        size_t len = 0;
+        char *key = read_key(o->words[3], &len);
+        if (!key)
+            return CLI_EXIT_FAIL;
+        snprintf(path, sizeof path, "/devedge/v1/apps/%s/keys", o->words[2]);
+        st = request(o, token, "POST", path, "application/x-pem-file", key, len, &j, &raw);
+        free(key);
+        DONE(201);
+        printf("key %s added to %s (%d bits, SHA-256 %s)\n", str(j, "keyId"), str(j, "app"),
+               (int)json_integer_value(json_object_get(j, "bits")), str(j, "fingerprint"));
+    } else if (strcmp(w0, "key") == 0 && strcmp(w1, "list") == 0) {
+        NEED(3, "key list APP");
+        if (!safe_word(o->words[2], "application"))
+            return CLI_EXIT_USAGE;
+        snprintf(path, sizeof path, "/devedge/v1/apps/%s/keys", o->words[2]);
+        st = request(o, token, "GET", path, NULL, NULL, 0, &j, &raw);
+        DONE(200);
+        printf("%-17s %-5s %s\n", "KEY ID", "BITS", "ADDED");
+        size_t i;
+        json_t *k;
+        json_array_foreach(json_object_get(j, "keys"), i, k)
+            printf("%-17s %-5d %s\n", str(k, "keyId"), (int)json_integer_value(json_object_get(k, "bits")),
+                   str(k, "createdAt"));
+    } else if (strcmp(w0, "key") == 0 && strcmp(w1, "delete") == 0) {
+        NEED(4, "key delete APP KEYID");
+        if (!safe_word(o->words[2], "application") || !safe_word(o->words[3], "key id"))
+            return CLI_EXIT_USAGE;
+        snprintf(path, sizeof path, "/devedge/v1/apps/%s/keys/%s", o->words[2], o->words[3]);
+        st = request(o, token, "DELETE", path, NULL, NULL, 0, &j, &raw);
+        DONE(204);
+        printf("key %s deleted from %s\n", o->words[3], o->words[2]);
+    } else if (strcmp(w0, "kit") == 0 && strcmp(w1, "activate") == 0) {
+        NEED(2, "kit activate --app APP | --account ACCOUNT");
+        if (!!o->app == !!o->account)
+            return usage_error("kit activate needs exactly one of --app APP or --account ACCOUNT");
+        const char *v = o->app ? o->app : o->account;
+        if (!safe_word(v, o->app ? "application" : "account"))
+            return CLI_EXIT_USAGE;
+        snprintf(body, sizeof body, "{\"%s\":\"%s\"}", o->app ? "app" : "account", v);
+        st = request(o, token, "POST", "/devedge/v1/kits", "application/json", body, strlen(body),
+                     &j, &raw);
+        DONE(201);
+        printf("developer kit activated in account %s (save your IMEI and ICCID):\n",
+               str(j, "account"));
+        print_device(j);
+    } else if (strcmp(w0, "device") == 0 && strcmp(w1, "list") == 0) {
+        NEED(2, "device list [--account ACCOUNT]");
+        if (o->account && !safe_word(o->account, "account"))
+            return CLI_EXIT_USAGE;
+        snprintf(path, sizeof path, "/devedge/v1/devices%s%s", o->account ? "?account=" : "",
+                 o->account ? o->account : "");
+        st = request(o, token, "GET", path, NULL, NULL, 0, &j, &raw);
+        DONE(200);
+        printf("%-21s %-16s %-16s %-12s %-11s %s\n", "ICCID", "IMEI", "IMSI", "MSISDN", "STATUS",
+               "ACCOUNT");
+        size_t i;
+        json_t *d;
+        json_array_foreach(json_object_get(j, "devices"), i, d)
+            printf("%-21s %-16s %-16s %-12s %-11s %s\n", str(d, "iccid"), str(d, "imei"),
+                   str(d, "imsi"), str(d, "msisdn"), str(d, "status"), str(d, "account"));
+    } else {
+        return usage_error(o->n ? "unknown admin command" : "missing admin command");
+    }
+out:
+    json_decref(j);
+    free(raw);
+    return rc;
+#undef NEED
+#undef DONE
+}
 
 int cmd_admin(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    cli_errorf("not implemented yet");
-    return CLI_EXIT_FAIL;
+    admin_opts o;
+    memset(&o, 0, sizeof o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (strcmp(a, "--url") == 0)
+            slot = &o.url;
+        else if (strcmp(a, "--admin-token-file") == 0)
+            slot = &o.token_file;
+        else if (strcmp(a, "--account") == 0)
+            slot = &o.account;
+        else if (strcmp(a, "--app") == 0)
+            slot = &o.app;
+        if (slot) {
+            if (i + 1 >= argc)
+                return usage_error("option needs a value");
+            *slot = argv[++i];
+            continue;
+        }
+        if (strcmp(a, "--json") == 0) {
+            o.json = 1;
+            continue;
+        }
+        if (a[0] == '-' && a[1] == '-') {
+            cli_errorf("unknown option '%s' (see taap admin --help)", a);
+            return CLI_EXIT_USAGE;
+        }
+        if (o.n >= MAX_WORDS)
+            return usage_error("too many arguments");
+        o.words[o.n++] = a;
+    }
+    if (o.n == 0)
+        return usage_error("missing admin command");
+    char *token = admin_token(&o);
+    if (!token)
+        return CLI_EXIT_USAGE;
+    int rc = run(&o, token);
+    memset(token, 0, strlen(token));
+    free(token);
+    return rc;
 }
