@@ -429,6 +429,8 @@ static taap_code parse_input(const void *data, size_t len, const char *what, str
         return TAAP_OK;
     }
     const char *t = skip_ws(s, end), *te = end;
+    if (starts(t, end, "\xEF\xBB\xBF")) /* a UTF-8 byte order mark from a Windows editor */
+        t = skip_ws(t + 3, end);
     while (te > t && is_ws((unsigned char)te[-1]))
         te--;
     if (t == te)
@@ -975,33 +977,45 @@ taap_code taap_key_load_private(const void *data, size_t len, const char *passph
     return make_key(pkey, 1, out, err);
 }
 
-taap_code taap_key_load_private_file(const char *path, const char *passphrase, unsigned flags,
-                                     taap_key **out, int *insecure_mode, taap_error *err)
+/*
+ * Read a key file (bounded; the buffer is wiped afterwards since it may hold
+ * a private key even for the public loader), parse it, and prefix any error
+ * with the path: the user may have several keys around. Private key files
+ * are opened with O_NOFOLLOW and their mode is reported.
+ */
+static taap_code load_file(const char *path, int want_private, const char *pass, unsigned flags,
+                           taap_key **out, int *insecure_mode, taap_error *err)
 {
     if (insecure_mode)
         *insecure_mode = 0;
     if (!out || !path)
-        return taap_fail(err, TAAP_E_USAGE, "taap_key_load_private_file: path or out is NULL");
+        return taap_fail(err, TAAP_E_USAGE, "key file loader: path or out is NULL");
     *out = NULL;
     char *buf = NULL;
     size_t len = 0;
-    taap_code rc = taap_read_file(path, KEY_INPUT_MAX, 1, &buf, &len, err);
+    taap_code rc = taap_read_file(path, KEY_INPUT_MAX, want_private, &buf, &len, err);
     if (rc != TAAP_OK)
         return rc;
-    /* The file was opened with O_NOFOLLOW, so lstat sees the same kind of
-     * object; a swap in between could only change the warning. */
+    /* Opened with O_NOFOLLOW, so lstat sees the same kind of object; a swap
+     * in between could only change the warning. */
     struct stat st;
     if (insecure_mode && lstat(path, &st) == 0 && (st.st_mode & 077))
         *insecure_mode = 1;
-    rc = taap_key_load_private(buf, len, passphrase, flags, out, err);
+    rc = want_private ? taap_key_load_private(buf, len, pass, flags, out, err)
+                      : taap_key_load_public(buf, len, out, err);
     taap_free_secret(buf, len + 1);
     if (rc != TAAP_OK && err && err->message[0]) {
-        /* Name the file: the user may have several keys around. */
         char msg[TAAP_ERROR_MESSAGE_MAX];
         snprintf(msg, sizeof msg, "%s", err->message);
         taap_fail(err, rc, "%s: %s", path, msg);
     }
     return rc;
+}
+
+taap_code taap_key_load_private_file(const char *path, const char *passphrase, unsigned flags,
+                                     taap_key **out, int *insecure_mode, taap_error *err)
+{
+    return load_file(path, 1, passphrase, flags, out, insecure_mode, err);
 }
 
 taap_code taap_key_load_public(const void *data, size_t len, taap_key **out, taap_error *err)
@@ -1042,23 +1056,7 @@ taap_code taap_key_load_public(const void *data, size_t len, taap_key **out, taa
 
 taap_code taap_key_load_public_file(const char *path, taap_key **out, taap_error *err)
 {
-    if (!out || !path)
-        return taap_fail(err, TAAP_E_USAGE, "taap_key_load_public_file: path or out is NULL");
-    *out = NULL;
-    char *buf = NULL;
-    size_t len = 0;
-    taap_code rc = taap_read_file(path, KEY_INPUT_MAX, 0, &buf, &len, err);
-    if (rc != TAAP_OK)
-        return rc;
-    rc = taap_key_load_public(buf, len, out, err);
-    /* A private key may have been given (reduced above): wipe regardless. */
-    taap_free_secret(buf, len + 1);
-    if (rc != TAAP_OK && err && err->message[0]) {
-        char msg[TAAP_ERROR_MESSAGE_MAX];
-        snprintf(msg, sizeof msg, "%s", err->message);
-        taap_fail(err, rc, "%s: %s", path, msg);
-    }
-    return rc;
+    return load_file(path, 0, NULL, 0, out, NULL, err);
 }
 
 taap_code taap_key_generate(unsigned bits, taap_key **out, taap_error *err)

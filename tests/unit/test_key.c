@@ -299,6 +299,16 @@ static void test_public_formats(void **state)
     assert_int_equal(taap_key_load_public(edited, strlen(edited), &k, &err), TAAP_OK);
     taap_key_free(k);
     free(pem);
+    /* A UTF-8 byte order mark (Windows editors) before a JWK or a PEM. */
+    size_t jl;
+    char *jwk = tu_read(tu_shared("conformance/rfc7515-a2/jwk.json"), &jl);
+    char *bom = malloc(jl + 3);
+    memcpy(bom, "\xEF\xBB\xBF", 3);
+    memcpy(bom + 3, jwk, jl);
+    assert_int_equal(taap_key_load_public(bom, jl + 3, &k, &err), TAAP_OK);
+    taap_key_free(k);
+    free(bom);
+    free(jwk);
 }
 
 static void test_public_file_and_symlink(void **state)
