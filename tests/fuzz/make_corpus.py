@@ -222,12 +222,16 @@ def postman_corpora():
         '{"name":"e","values":[{"key":"base","value":"http://127.0.0.1:1","enabled":true},'
         '{"key":"a","value":"{{b}}","enabled":true},{"key":"b","value":"{{a}}","enabled":true}]}')
     defs = "\0base=http://127.0.0.1:8080\niccid=89014103211118510720\na={{b}}\nb={{a}}\n" \
-           "loop={{loop}}{{loop}}\ndeep1={{deep2}}{{deep2}}\ndeep2={{deep3}}{{deep3}}\n" \
+           "loop={{loop}}\ndeep1={{deep2}}\ndeep2={{deep3}}{{iccid}}\n" \
            "deep3={{deep1}}x\n!c=lower {{base}}\n!base=shadowed\n"
+    # Doubling definitions reach the 8 MiB bound in 19 rounds (~0.4 s each):
+    # one seed only, so the smoke's mutations stay fast.
+    grow = "\0g={{g}}{{g}}\n"
     for i, text in enumerate([
             "{{base}}/iot-connectivity/v1/devices/{{iccid}}" + defs,
             "{{deep1}}" + defs,
             "{{loop}} {{a}}" + defs,
+            "{{g}}" + grow,
             "{{a}}{{b}}{{ c }}{{}}{{",
             "}}{{{{x}}}}",
             "{{$guid}} {{$timestamp}} {{$randomInt}}",

@@ -9,13 +9,19 @@
  * PRNG: bit flips, byte sets, inserts, deletes, duplicated ranges, splices
  * between two corpus files, and a dictionary of tokens that matter to the
  * parsers (quotes, braces, dots, '=', percent escapes, {{ }}, CR LF, huge
- * numbers). Same seed, same inputs: a failure is reproduced by rerunning
+ * numbers); files named regress-* (a finding's input) are replayed but not
+ * mutated. Same seed, same inputs: a failure is reproduced by rerunning
  * the same command; the failing input is also written to
  * $TAAP_FUZZ_CRASH_DIR (default: the current directory) as
  * smoke-crash-NAME-N before it is run, and removed once it passed.
  *
  * A crash, an abort (a target's invariant) or a sanitizer report fails the
- * test; the last line says how many inputs ran.
+ * test; the last line says how many inputs ran and the slowest input's time.
+ * With TAAP_FUZZ_SLOW_MS=N every input taking longer than N ms is kept as
+ * smoke-slow-NAME-I and reported (for hunting quadratic paths). An input
+ * taking longer than TAAP_FUZZ_HANG_MS (default 5000 ms; generous, since a
+ * legitimate input takes milliseconds even under ASan) fails the test: that
+ * is a hang or a quadratic path, as libFuzzer's -timeout would report.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,12 +29,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
-#define MAX_INPUT (64 * 1024)
+#define SMOKE_MAX_INPUT (64 * 1024)
 
 typedef struct {
     unsigned char *data;
@@ -90,7 +97,7 @@ static void mutate_once(unsigned char *buf, size_t *len, const seed *seeds, size
     case 3: /* insert random bytes */
     {
         size_t k = 1 + below(8), at = below(n + 1);
-        if (n + k > MAX_INPUT)
+        if (n + k > SMOKE_MAX_INPUT)
             break;
         memmove(buf + at + k, buf + at, n - at);
         for (size_t i = 0; i < k; i++)
@@ -102,7 +109,7 @@ static void mutate_once(unsigned char *buf, size_t *len, const seed *seeds, size
     case 5: {
         const char *t = dict[below(sizeof dict / sizeof dict[0])];
         size_t k = t[0] ? strlen(t) : 1, at = below(n + 1);
-        if (n + k > MAX_INPUT)
+        if (n + k > SMOKE_MAX_INPUT)
             break;
         memmove(buf + at + k, buf + at, n - at);
         memcpy(buf + at, t, k);
@@ -112,7 +119,7 @@ static void mutate_once(unsigned char *buf, size_t *len, const seed *seeds, size
     case 6: /* duplicate a range (grows lists, nesting, repeated headers) */
         if (n) {
             size_t at = below(n), k = 1 + below(n - at);
-            if (n + k > MAX_INPUT)
+            if (n + k > SMOKE_MAX_INPUT)
                 break;
             memmove(buf + at + 2 * k, buf + at + k, n - at - k);
             memcpy(buf + at + k, buf + at, k);
@@ -125,8 +132,8 @@ static void mutate_once(unsigned char *buf, size_t *len, const seed *seeds, size
             if (!o->len)
                 break;
             size_t from = below(o->len), k = 1 + below(o->len - from), at = below(n + 1);
-            if (at + k > MAX_INPUT)
-                k = MAX_INPUT - at;
+            if (at + k > SMOKE_MAX_INPUT)
+                k = SMOKE_MAX_INPUT - at;
             memcpy(buf + at, o->data + from, k);
             if (at + k > n)
                 *len = at + k;
@@ -158,8 +165,8 @@ static int load_corpus(const char *dir, seed **out, size_t *count)
         FILE *f = fopen(path, "rb");
         if (!f)
             continue;
-        unsigned char *buf = malloc(MAX_INPUT);
-        size_t len = buf ? fread(buf, 1, MAX_INPUT, f) : 0;
+        unsigned char *buf = malloc(SMOKE_MAX_INPUT);
+        size_t len = buf ? fread(buf, 1, SMOKE_MAX_INPUT, f) : 0;
         fclose(f);
         if (!buf)
             return -1;
@@ -191,6 +198,19 @@ static const char *crash_path(const char *target, unsigned long i)
     return path;
 }
 
+static double slowest_ms;
+static unsigned long slowest_i;
+static long slow_ms_limit;
+static long hang_ms_limit = 5000;
+static int hung;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /* Keep the input on disk while it runs: if it kills the process, it stays. */
 static void run_input(const char *target, unsigned long i, const unsigned char *data, size_t len)
 {
@@ -207,8 +227,30 @@ static void run_input(const char *target, unsigned long i, const unsigned char *
         abort();
     if (len)
         memcpy(copy, data, len);
+    double t0 = now_ms();
     LLVMFuzzerTestOneInput(copy, len);
+    double dt = now_ms() - t0;
     free(copy);
+    if (dt > slowest_ms) {
+        slowest_ms = dt;
+        slowest_i = i;
+    }
+    if (hang_ms_limit > 0 && dt > (double)hang_ms_limit) {
+        fprintf(stderr, "FAIL: input %lu took %.0f ms (limit %ld ms): a hang or quadratic path; "
+                        "kept as %s\n", i, dt, hang_ms_limit, path);
+        hung++;
+        return;
+    }
+    if (slow_ms_limit > 0 && dt > (double)slow_ms_limit) {
+        char slow[4200];
+        snprintf(slow, sizeof slow, "%s", path);
+        char *base = strrchr(slow, '/');
+        snprintf(base ? base + 1 : slow, sizeof slow - (size_t)(base ? base + 1 - slow : 0),
+                 "smoke-slow-%s-%lu", target, i);
+        if (f && rename(path, slow) == 0)
+            f = NULL;
+        fprintf(stderr, "slow input %lu: %.0f ms (kept as %s)\n", i, dt, slow);
+    }
     if (f)
         unlink(path);
 }
@@ -240,6 +282,11 @@ int main(int argc, char **argv)
         }
     }
     const char *target = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+    const char *slow = getenv("TAAP_FUZZ_SLOW_MS");
+    slow_ms_limit = slow ? strtol(slow, NULL, 10) : 0;
+    const char *hang = getenv("TAAP_FUZZ_HANG_MS");
+    if (hang)
+        hang_ms_limit = strtol(hang, NULL, 10);
 
     if (LLVMFuzzerInitialize)
         LLVMFuzzerInitialize(&argc, &argv);
@@ -257,11 +304,21 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nseeds; i++)
         run_input(target, ran++, seeds[i].data, seeds[i].len);
 
-    unsigned char *buf = malloc(MAX_INPUT);
-    if (!buf)
+    /* Mutations start from the ordinary seeds only: a regress-* file is a
+     * finding's exact input, replayed as is (mutating a known-slow input
+     * would only multiply its cost). */
+    size_t nbase = 0;
+    size_t *base = malloc(nseeds * sizeof *base);
+    unsigned char *buf = malloc(SMOKE_MAX_INPUT);
+    if (!buf || !base)
         return 1;
+    for (size_t i = 0; i < nseeds; i++)
+        if (strncmp(seeds[i].name, "regress-", 8) != 0)
+            base[nbase++] = i;
+    if (nbase == 0)
+        mutations = 0;
     for (unsigned long m = 0; m < mutations; m++) {
-        const seed *s = &seeds[below(nseeds)];
+        const seed *s = &seeds[base[below(nbase)]];
         size_t len = s->len;
         memcpy(buf, s->data, len);
         size_t rounds = 1 + below(4);
@@ -270,11 +327,13 @@ int main(int argc, char **argv)
         run_input(target, ran++, buf, len);
     }
     free(buf);
+    free(base);
     for (size_t i = 0; i < nseeds; i++) {
         free(seeds[i].data);
         free(seeds[i].name);
     }
     free(seeds);
-    printf("%s: %zu corpus files + %lu mutations, 0 failures\n", target, nseeds, mutations);
-    return 0;
+    printf("%s: %zu corpus files + %lu mutations, %d failures (slowest: input %lu, %.0f ms)\n",
+           target, nseeds, mutations, hung, slowest_i, slowest_ms);
+    return hung ? 1 : 0;
 }
