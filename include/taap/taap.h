@@ -12,6 +12,7 @@
 #include "taap/oauth.h"
 #include "taap/client.h"
 #include "taap/settings.h"
+#include "taap/postman.h"
 
 /* The library version, "MAJOR.MINOR.PATCH". */
 TAAP_API const char *taap_version(void);

@@ -274,6 +274,22 @@ static void test_folder_and_refresh_after_401(void **state)
     assert_int_equal(rc, 2);
     assert_non_null(strstr(err, "no folder or request named \"Nope\""));
     free(err);
+
+    /* refresh before expiry: the token stored by the first test expires at
+     * epoch+3600; 10 s before that it is refreshed before the call */
+    sh_set_now(&srv, SH_EPOCH + 3590);
+    rep = path_in("r3b.json");
+    rc = run(&out, NULL, coll, "-e", path_in("exported-env.json"), "--key", keyf, "--folder",
+             "Connectivity", "--reporter-json-export", rep, NULL);
+    assert_int_equal(rc, 0);
+    r = load_json(rep);
+    ex = executions(r);
+    assert_int_equal(json_array_size(ex), 2);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(ex, 0), "notes")),
+                           "refreshed before expiry"));
+    assert_null(strstr(json_string_value(json_object_get(json_array_get(ex, 1), "notes")), "401"));
+    json_decref(r);
+    free(out);
 }
 
 static void test_bail_and_exit_codes(void **state)
