@@ -51,8 +51,11 @@ need_bin() {
 machine_facts() {
   say "taap benchmarks — $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   say "source: $(git -C "$SRC" describe --always --dirty 2>/dev/null || echo unknown)"
-  say "machine: nproc=$(nproc), CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
-      "RAM: $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  say "machine: nproc=$(nproc), CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
+      "(family $(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
+      "model $(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
+      "SHA-NI $(grep -qw sha_ni /proc/cpuinfo && echo yes || echo no))," \
+      "RAM $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   say "OpenSSL: $(openssl version 2>/dev/null || echo 'openssl command not found')"
   say "load average: $(cut -d' ' -f1-3 /proc/loadavg) (the host is shared: judge by same-run ratios)"
 }
