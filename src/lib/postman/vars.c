@@ -449,22 +449,65 @@ int pm_resolve(const pm_resolver *r, const char *in, char **out)
     return 0;
 }
 
+/* Each distinct name is reported once: a small open-addressing set of
+ * (pointer, length) slices keeps this linear (a resolved string may hold
+ * millions of tokens; comparing each with all earlier ones was quadratic). */
+typedef struct name_slot {
+    const char *p;
+    size_t len;
+} name_slot;
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 void pm_unresolved(const char *s, void (*fn)(void *ctx, const char *name, size_t len), void *ctx)
 {
+    name_slot *set = NULL;
+    size_t cap = 0, used = 0;
     const char *p = s, *nb, *ne, *t;
     while (p && (t = next_token(p, &nb, &ne)) != NULL) {
-        /* report each name once per string */
+        size_t len = (size_t)(ne - nb);
+        p = ne + 2;
+        if (used * 2 >= cap) { /* grow (and rehash) at half load */
+            size_t ncap = cap ? cap * 2 : 64;
+            name_slot *ns = calloc(ncap, sizeof *ns);
+            if (!ns) { /* no memory: report without de-duplication */
+                fn(ctx, nb, len);
+                continue;
+            }
+            for (size_t i = 0; i < cap; i++)
+                if (set[i].p) {
+                    size_t j = (size_t)fnv1a(set[i].p, set[i].len) & (ncap - 1);
+                    while (ns[j].p)
+                        j = (j + 1) & (ncap - 1);
+                    ns[j] = set[i];
+                }
+            free(set);
+            set = ns;
+            cap = ncap;
+        }
+        size_t j = (size_t)fnv1a(nb, len) & (cap - 1);
         int seen = 0;
-        const char *q = s, *qb, *qe, *u;
-        while ((u = next_token(q, &qb, &qe)) != NULL && u < t) {
-            if ((size_t)(qe - qb) == (size_t)(ne - nb) && memcmp(qb, nb, (size_t)(ne - nb)) == 0) {
+        while (set[j].p) {
+            if (set[j].len == len && memcmp(set[j].p, nb, len) == 0) {
                 seen = 1;
                 break;
             }
-            q = qe + 2;
+            j = (j + 1) & (cap - 1);
         }
-        if (!seen)
-            fn(ctx, nb, (size_t)(ne - nb));
-        p = ne + 2;
+        if (seen)
+            continue;
+        set[j].p = nb;
+        set[j].len = len;
+        used++;
+        fn(ctx, nb, len);
     }
+    free(set);
 }
