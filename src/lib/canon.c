@@ -193,7 +193,7 @@ taap_code canon_request_edts(const taap_request *req, const char *const *names,
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     char *uri = NULL;
     taap_code rc = TAAP_OK;
-    if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+    if (!md || !EVP_DigestInit_ex(md, taap_sha256(), NULL)) {
         EVP_MD_CTX_free(md);
         return taap_fail_openssl(err, TAAP_E_CRYPTO, "SHA-256 init failed");
     }

@@ -36,6 +36,12 @@ int taap_ascii_ncasecmp(const char *a, const char *b, size_t n);
 /* RFC 9110 token character test (tchar). */
 int taap_is_tchar(unsigned char c);
 
+/* SHA-256 fetched once per process (an explicit fetch avoids OpenSSL 3's
+ * per-call implicit fetch on the hot paths). Never NULL after a successful
+ * first call; NULL only if OpenSSL has no SHA-256 at all. Thread-safe. */
+struct evp_md_st;
+const struct evp_md_st *taap_sha256(void);
+
 /* The current time in seconds (wall clock). */
 int64_t taap_wall_clock(void *unused);
 

@@ -384,7 +384,7 @@ static taap_code entries_edts(const taap_pop_entry *entries, size_t n, const cha
         }
     }
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+    if (!md || !EVP_DigestInit_ex(md, taap_sha256(), NULL)) {
         EVP_MD_CTX_free(md);
         return taap_fail_openssl(err, TAAP_E_CRYPTO, "SHA-256 init failed");
     }

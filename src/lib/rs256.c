@@ -16,7 +16,7 @@ taap_code rs256_sign(const taap_key *key, const void *input, size_t len, unsigne
     EVP_PKEY_CTX *pctx = NULL;
     size_t sig_len = key->sig_len;
     taap_code rc = TAAP_OK;
-    if (!md || EVP_DigestSignInit_ex(md, &pctx, "SHA256", NULL, NULL, key->pkey, NULL) != 1 ||
+    if (!md || EVP_DigestSignInit(md, &pctx, taap_sha256(), NULL, key->pkey) != 1 ||
         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1 ||
         EVP_DigestSign(md, sig, &sig_len, input, len) != 1 || sig_len != key->sig_len)
         rc = taap_fail_openssl(err, TAAP_E_CRYPTO, "RS256 signing failed");
@@ -33,7 +33,7 @@ taap_code rs256_verify(const taap_key *key, const void *input, size_t len,
                          key->bits, key->sig_len);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
-    if (!md || EVP_DigestVerifyInit_ex(md, &pctx, "SHA256", NULL, NULL, key->pkey, NULL) != 1 ||
+    if (!md || EVP_DigestVerifyInit(md, &pctx, taap_sha256(), NULL, key->pkey) != 1 ||
         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
         EVP_MD_CTX_free(md);
         return taap_fail_openssl(err, TAAP_E_CRYPTO, "RS256 verifier setup failed");
