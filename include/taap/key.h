@@ -30,7 +30,8 @@ typedef struct taap_key taap_key;
  * `passphrase` may be NULL; an encrypted key then fails with
  * TAAP_E_NEED_PASSPHRASE, a wrong one with TAAP_E_BAD_PASSPHRASE. A public
  * key given here fails with TAAP_E_KEY and says a private key is needed.
- * The key must be RSA of at least 2048 bits.
+ * The key must pass the SPEC §2.4 policy (RSA, 2048..8192 bits, odd e in
+ * 65537..2^32): a key no verifier would accept is useless for signing.
  * Ownership: the input is copied as needed; free *out with taap_key_free().
  */
 TAAP_API taap_code taap_key_load_private(const void *data, size_t len, const char *passphrase,
@@ -39,7 +40,7 @@ TAAP_API taap_code taap_key_load_private(const void *data, size_t len, const cha
 /*
  * taap_key_load_private_file — as above, reading `path` without following
  * symbolic links. Sets *insecure_mode (when non-NULL) to 1 if the file is
- * readable by group or others, so the caller can warn.
+ * readable by group or others, (any group/other permission bit), so the caller can warn.
  */
 TAAP_API taap_code taap_key_load_private_file(const char *path, const char *passphrase,
                                               unsigned flags, taap_key **out,

@@ -1,4 +1,5 @@
 /* main.c — `taap COMMAND …`: one table drives dispatch and `taap help`. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,20 +14,59 @@
 
 const char *cli_progname = "taap";
 
+/* In the light `taap` binary the network commands are not linked in: their
+ * entries have no function and are handed to taap-full (see run_full()). */
+#ifdef TAAP_CLI_LIGHT
+#define NET_COMMAND(name) NULL, NULL
+#else
+#define NET_COMMAND(name) cmd_##name, cmd_##name##_help
+#endif
+
 const cli_command cli_commands[] = {
     {"keygen", cmd_keygen, "create an RSA key pair for DevEdge", cmd_keygen_help},
     {"pop", cmd_pop, "build a PoP token for a request", cmd_pop_help},
     {"verify", cmd_verify, "verify a PoP token against a request", cmd_verify_help},
     {"decode", cmd_decode, "show a token's header and claims (no verification)", cmd_decode_help},
-    {"token", cmd_token, "get (or reuse) an OAuth 2.0 access token", cmd_token_help},
-    {"call", cmd_call, "call a TAAP-protected API, curl-style", cmd_call_help},
-    {"run", cmd_run, "run a Postman collection with native PoP signing", cmd_run_help},
-    {"serve", cmd_serve, "run the local TAAP emulator", cmd_serve_help},
-    {"admin", cmd_admin, "manage the emulator: apps, keys, kits (DevEdge-style)", cmd_admin_help},
-    {"quickstart", cmd_quickstart, "run T-Mobile's Quick Start end to end", cmd_quickstart_help},
-    {"profile", cmd_profile, "manage connection profiles", cmd_profile_help},
+    {"token", NET_COMMAND(token), "get (or reuse) an OAuth 2.0 access token"},
+    {"call", NET_COMMAND(call), "call a TAAP-protected API, curl-style"},
+    {"run", NET_COMMAND(run), "run a Postman collection with native PoP signing"},
+    {"serve", NET_COMMAND(serve), "run the local TAAP emulator"},
+    {"admin", NET_COMMAND(admin), "manage the emulator: apps, keys, kits (DevEdge-style)"},
+    {"quickstart", NET_COMMAND(quickstart), "run T-Mobile's Quick Start end to end"},
+    {"profile", NET_COMMAND(profile), "manage connection profiles"},
     {NULL, NULL, NULL, NULL},
 };
+
+/*
+ * Hand the whole command line to taap-full: beside this executable (build
+ * tree, or an install that keeps them together), else the installed
+ * libexec path. Returns only on failure.
+ */
+static int run_full(char **argv)
+{
+    char self[4096], path[4096 + 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(path, sizeof path, "%s/taap-full", self);
+            if (access(path, X_OK) == 0) {
+                execv(path, argv);
+                cli_errorf("cannot run %s: %s", path, strerror(errno));
+                return CLI_EXIT_FAIL;
+            }
+        }
+    }
+#ifdef TAAP_FULL_INSTALLED
+    execv(TAAP_FULL_INSTALLED, argv);
+    cli_errorf("this command needs %s: %s", TAAP_FULL_INSTALLED, strerror(errno));
+#else
+    cli_errorf("this command needs taap-full beside taap: not found");
+#endif
+    return CLI_EXIT_FAIL;
+}
 
 const cli_command *cli_find_command(const char *name)
 {
@@ -103,6 +143,8 @@ int main(int argc, char **argv)
                 cli_errorf("no such command '%s' (see `taap help`)", argv[2]);
                 return CLI_EXIT_USAGE;
             }
+            if (!c->run)
+                return run_full(argv);
             cli_print_help(c, stdout);
             return CLI_EXIT_OK;
         }
@@ -118,6 +160,8 @@ int main(int argc, char **argv)
         cli_errorf("no such command '%s' (see `taap help`)", name);
         return CLI_EXIT_USAGE;
     }
+    if (!c->run)
+        return run_full(argv);
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0)
             break;
