@@ -40,7 +40,7 @@ TAAP_API taap_code taap_key_load_private(const void *data, size_t len, const cha
 /*
  * taap_key_load_private_file — as above, reading `path` without following
  * symbolic links. Sets *insecure_mode (when non-NULL) to 1 if the file is
- * readable by group or others, (any group/other permission bit), so the caller can warn.
+ * accessible by group or others (any bit of mode 077), so the caller can warn.
  */
 TAAP_API taap_code taap_key_load_private_file(const char *path, const char *passphrase,
                                               unsigned flags, taap_key **out,
