@@ -1,6 +1,6 @@
 /* cmd_quickstart.c — `taap quickstart`: T-Mobile's DevEdge Quick Start end
  * to end, against a private emulator (default) or a real endpoint. */
-#include <dirent.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -77,21 +77,17 @@ static void qs_path(const qs *q, const char *name, char *out, size_t cap)
     snprintf(out, cap, "%s/%s", q->dir, name);
 }
 
+static int qs_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Remove the emulator's directory and everything the emulator put in it. */
 static void qs_rmdir(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
+    nftw(dir, qs_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static void qs_stop(qs *q)

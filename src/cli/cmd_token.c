@@ -140,12 +140,12 @@ int cmd_token(int argc, char **argv)
         printf("token_type:   %s\n", tok->token_type ? tok->token_type : "Bearer");
         printf("expires_in:   %lld s (at %s)\n", (long long)left, when);
         printf("scope:        %s\n", tok->scope ? tok->scope : "(not stated)");
-        printf("id_token:     %s\n", tok->id_token ? "yes" : "no");
+        if (!show)
+            printf("id_token:     %s\n", tok->id_token ? "received (--show-token prints it)" : "none");
         printf("source:       %s\n", source);
         if (show) {
             printf("access_token: %s\n", tok->access_token);
-            if (tok->id_token)
-                printf("id_token:     %s\n", tok->id_token);
+            printf("id_token:     %s\n", tok->id_token ? tok->id_token : "none");
         }
     }
     taap_oauth_token_free(tok);
