@@ -171,10 +171,10 @@ static int fast_claims(const unsigned char *p, size_t n, claims *c)
                 size_t d0 = i;
                 long long x = 0;
                 while (i < n && p[i] >= '0' && p[i] <= '9') {
+                    if (i - d0 == 18) /* a 19th digit could overflow: let jansson judge */
+                        return 0;
                     x = x * 10 + (p[i] - '0');
                     i++;
-                    if (i - d0 > 18)
-                        return 0;
                 }
                 if (i == d0 || (p[d0] == '0' && i - d0 > 1))
                     return 0;

@@ -623,12 +623,16 @@ static void test_messages(void **state)
     row r = {.name = "expired 73 s ago", .expect = TAAP_E_EXPIRED, .iat_off = -133};
     assert_int_equal(run_row(&r, &err, &info), TAAP_E_EXPIRED);
     assert_string_equal(err.message, "PoP token expired 73 s ago (leeway 10 s)");
+    /* taap_verify zeroes info on entry: free what the last call filled. */
+    taap_verify_info_free(&info);
     row a = {.name = "HS256", .expect = TAAP_E_ALG, .hdr = "{\"alg\":\"HS256\"}"};
     assert_int_equal(run_row(&a, &err, &info), TAAP_E_ALG);
     assert_string_equal(err.message, "alg is \"HS256\"; only RS256 is accepted");
+    taap_verify_info_free(&info);
     row big = {.name = "big", .expect = TAAP_E_MALFORMED, .pad_bytes = 9000};
     assert_int_equal(run_row(&big, &err, &info), TAAP_E_MALFORMED);
     assert_non_null(strstr(err.message, "limit is 8192"));
+    taap_verify_info_free(&info);
     row c = {.name = "cov", .expect = TAAP_E_COVERAGE, .ehts = "Content-Type;Authorization;http-method;body"};
     assert_int_equal(run_row(&c, &err, &info), TAAP_E_COVERAGE);
     assert_non_null(strstr(err.message, "does not cover uri"));
