@@ -61,7 +61,9 @@ TAAP_API void taap_verify_info_free(taap_verify_info *info);
  * taap_verify — check `token` (untrusted, `len` bytes) sent with `req`
  * using the public key `key`. Returns TAAP_OK or the SPEC §2 code of the
  * first failed check. `info` (may be NULL) is filled when the claims could
- * be read. A body given as TAAP_BODY_FILE/CALLBACK is streamed.
+ * be read (it is zeroed on entry: call taap_verify_info_free() before
+ * reusing one, or its ehts leaks). A body given as TAAP_BODY_FILE/CALLBACK
+ * is streamed.
  * Thread-safe for a shared key and config (the replay backends lock).
  */
 TAAP_API taap_code taap_verify(const char *token, size_t len, const taap_key *key,
