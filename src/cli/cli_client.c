@@ -108,6 +108,25 @@ int cli_client_option(cli_client_opts *o, int opt, const char *arg)
     }
 }
 
+int cli_client_take(cli_client_opts *o, int opt, const char *arg, const char *usage)
+{
+    int t = cli_client_option(o, opt, arg);
+    if (t == 1)
+        return 0;
+    if (t == 0)
+        fprintf(stderr, "%s\n", usage);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_client_no_args(int argc, char **argv, int optind_)
+{
+    if (optind_ < argc) {
+        cli_errorf("unexpected argument '%s'", argv[optind_]);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
 int cli_client_load(cli_client_opts *o)
 {
     taap_error err = TAAP_ERROR_INIT;

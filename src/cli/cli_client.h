@@ -123,6 +123,15 @@ void cli_client_free(cli_client_opts *o);
 /* Offer a getopt result: 1 taken, 0 not ours, -1 bad value (printed). */
 int cli_client_option(cli_client_opts *o, int opt, const char *arg);
 
+/* The default: branch of a command's getopt loop. Returns 0 when the
+ * option was a connection flag (taken), else the exit status to return
+ * (CLI_EXIT_USAGE; `usage` printed for an unknown flag). */
+int cli_client_take(cli_client_opts *o, int opt, const char *arg, const char *usage);
+
+/* After the loop of a command without positional arguments: 0, or
+ * CLI_EXIT_USAGE after naming the first unexpected one. */
+int cli_client_no_args(int argc, char **argv, int optind_);
+
 /* Load environment, profile and environment file into the settings.
  * Returns 0 or the exit status (message printed). */
 int cli_client_load(cli_client_opts *o);

@@ -179,15 +179,10 @@ int cmd_call(int argc, char **argv)
             }
             break;
         }
-        default: {
-            int t = cli_client_option(&co, c, optarg);
-            if (t == 1)
-                break;
-            if (t == 0)
-                fprintf(stderr, "usage: taap call [OPTIONS] [METHOD] URL (see taap call --help)\n");
-            rc = CLI_EXIT_USAGE;
-            goto done;
-        }
+        default:
+            if ((rc = cli_client_take(&co, c, optarg,
+                                      "usage: taap call [OPTIONS] [METHOD] URL (see taap call --help)")) != 0)
+                goto done;
         }
     }
     /* GNU getopt has moved the positionals ([METHOD] URL) to the end. */

@@ -408,23 +408,19 @@ int cmd_quickstart(int argc, char **argv)
         case OPT_ICCID: iccid = optarg; break;
         case OPT_KEEP: keep = 1; break;
         case OPT_QUIET: q.quiet = 1; break;
-        default: {
+        default:
             if (c == CLI_CL_BASE_URL || c == CLI_CL_PROFILE || c == 'e')
                 real = 1;
-            int t = cli_client_option(&co, c, optarg);
-            if (t == 1)
-                break;
-            if (t == 0)
-                fprintf(stderr, "usage: taap quickstart [OPTIONS] (see taap quickstart --help)\n");
-            cli_client_free(&co);
-            return CLI_EXIT_USAGE;
-        }
+            if ((rc = cli_client_take(&co, c, optarg,
+                                      "usage: taap quickstart [OPTIONS] (see taap quickstart --help)")) != 0) {
+                cli_client_free(&co);
+                return rc;
+            }
         }
     }
-    if (optind < argc) {
-        cli_errorf("unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_client_no_args(argc, argv, optind)) != 0) {
         cli_client_free(&co);
-        return CLI_EXIT_USAGE;
+        return rc;
     }
     if (!real) {
         rc = qs_emulator(&q, keep);

@@ -74,21 +74,16 @@ int cmd_token(int argc, char **argv)
         case OPT_JSON: json = 1; break;
         case OPT_SHOW: show = 1; break;
         case OPT_FORGET: forget = 1; break;
-        default: {
-            int t = cli_client_option(&co, c, optarg);
-            if (t == 1)
-                break;
-            if (t == 0)
-                fprintf(stderr, "usage: taap token [OPTIONS] (see taap token --help)\n");
-            cli_client_free(&co);
-            return CLI_EXIT_USAGE;
-        }
+        default:
+            if ((rc = cli_client_take(&co, c, optarg, "usage: taap token [OPTIONS] (see taap token --help)")) != 0) {
+                cli_client_free(&co);
+                return rc;
+            }
         }
     }
-    if (optind < argc) {
-        cli_errorf("unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_client_no_args(argc, argv, optind)) != 0) {
         cli_client_free(&co);
-        return CLI_EXIT_USAGE;
+        return rc;
     }
     taap_client *cl = NULL;
     if ((rc = cli_client_load(&co)) != 0 || (rc = cli_client_make(&co, &cl)) != 0) {

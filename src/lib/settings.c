@@ -335,6 +335,18 @@ taap_code taap_profiles_default_path(char **out, taap_error *err)
     return TAAP_OK;
 }
 
+/* *path, or the default file when it is NULL (*def then owns the string). */
+static taap_code prof_path(const char **path, char **def, taap_error *err)
+{
+    *def = NULL;
+    if (*path)
+        return TAAP_OK;
+    taap_code rc = taap_profiles_default_path(def, err);
+    if (rc == TAAP_OK)
+        *path = *def;
+    return rc;
+}
+
 static char *set_trim(char *a, char *e)
 {
     while (a < e && (*a == ' ' || *a == '\t'))
@@ -405,12 +417,9 @@ taap_code taap_profiles_load(const char *path, taap_profiles **out, taap_error *
 {
     *out = NULL;
     char *def = NULL;
-    taap_code rc;
-    if (!path) {
-        if ((rc = taap_profiles_default_path(&def, err)) != TAAP_OK)
-            return rc;
-        path = def;
-    }
+    taap_code rc = prof_path(&path, &def, err);
+    if (rc != TAAP_OK)
+        return rc;
     taap_profiles *p = calloc(1, sizeof *p);
     if (!p) {
         free(def);
@@ -514,12 +523,9 @@ static taap_code set_mkdir_parent(const char *path, taap_error *err)
 taap_code taap_profiles_save(const taap_profiles *p, const char *path, taap_error *err)
 {
     char *def = NULL;
-    taap_code rc;
-    if (!path) {
-        if ((rc = taap_profiles_default_path(&def, err)) != TAAP_OK)
-            return rc;
-        path = def;
-    }
+    taap_code rc = prof_path(&path, &def, err);
+    if (rc != TAAP_OK)
+        return rc;
     size_t cap = 256, len = 0;
     for (size_t i = 0; i < p->n; i++) {
         cap += strlen(p->sec[i].name) + 4;
