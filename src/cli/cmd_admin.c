@@ -81,6 +81,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 static char *admin_token(const admin_opts *o)
 {
     const char *file = o->token_file ? o->token_file : getenv("TAAP_ADMIN_TOKEN_FILE");
+    const char *env = getenv("TAAP_ADMIN_TOKEN");
     char line[256];
     if (file && *file) {
         FILE *f = fopen(file, "r");
@@ -94,8 +95,8 @@ static char *admin_token(const admin_opts *o)
             cli_errorf("admin token file %s is empty", file);
             return NULL;
         }
-    } else if (getenv("TAAP_ADMIN_TOKEN") && *getenv("TAAP_ADMIN_TOKEN")) {
-        snprintf(line, sizeof line, "%s", getenv("TAAP_ADMIN_TOKEN"));
+    } else if (env && *env) {
+        snprintf(line, sizeof line, "%s", env);
     } else {
         cli_errorf("no admin token: give --admin-token-file FILE (taap serve prints where it "
                    "stored the token; by default DB.admin-token)");
@@ -203,13 +204,12 @@ static int refused(long status, json_t *j)
 static void print_subs(json_t *app)
 {
     json_t *subs = json_object_get(app, "subscriptions");
-    size_t i;
-    json_t *v;
     if (!json_array_size(subs)) {
         printf("-");
         return;
     }
-    json_array_foreach(subs, i, v) printf("%s%s", i ? "," : "", json_string_value(v));
+    for (size_t i = 0; i < json_array_size(subs); i++)
+        printf("%s%s", i ? "," : "", json_string_value(json_array_get(subs, i)));
 }
 
 static void print_device(json_t *d)
@@ -293,10 +293,9 @@ static int run(const admin_opts *o, const char *token)
         st = request(o, token, "GET", "/devedge/v1/apps", NULL, NULL, 0, &j, &raw);
         DONE(200);
         printf("%-20s %-12s %-34s %-4s %s\n", "NAME", "ACCOUNT", "CLIENT ID", "KEYS", "SUBSCRIPTIONS");
-        size_t i;
-        json_t *a;
-        json_array_foreach(json_object_get(j, "apps"), i, a)
-        {
+        json_t *apps = json_object_get(j, "apps");
+        for (size_t i = 0; i < json_array_size(apps); i++) {
+            json_t *a = json_array_get(apps, i);
             printf("%-20s %-12s %-34s %-4d ", str(a, "name"), str(a, "account"), str(a, "clientId"),
                    (int)json_integer_value(json_object_get(a, "keys")));
             print_subs(a);
@@ -361,11 +360,12 @@ static int run(const admin_opts *o, const char *token)
         st = request(o, token, "GET", path, NULL, NULL, 0, &j, &raw);
         DONE(200);
         printf("%-17s %-5s %s\n", "KEY ID", "BITS", "ADDED");
-        size_t i;
-        json_t *k;
-        json_array_foreach(json_object_get(j, "keys"), i, k)
+        json_t *keys = json_object_get(j, "keys");
+        for (size_t i = 0; i < json_array_size(keys); i++) {
+            json_t *k = json_array_get(keys, i);
             printf("%-17s %-5d %s\n", str(k, "keyId"), (int)json_integer_value(json_object_get(k, "bits")),
                    str(k, "createdAt"));
+        }
     } else if (strcmp(w0, "key") == 0 && strcmp(w1, "delete") == 0) {
         NEED(4, "key delete APP KEYID");
         if (!safe_word(o->words[2], "application") || !safe_word(o->words[3], "key id"))
@@ -398,11 +398,12 @@ static int run(const admin_opts *o, const char *token)
         DONE(200);
         printf("%-21s %-16s %-16s %-12s %-11s %s\n", "ICCID", "IMEI", "IMSI", "MSISDN", "STATUS",
                "ACCOUNT");
-        size_t i;
-        json_t *d;
-        json_array_foreach(json_object_get(j, "devices"), i, d)
+        json_t *devs = json_object_get(j, "devices");
+        for (size_t i = 0; i < json_array_size(devs); i++) {
+            json_t *d = json_array_get(devs, i);
             printf("%-21s %-16s %-16s %-12s %-11s %s\n", str(d, "iccid"), str(d, "imei"),
                    str(d, "imsi"), str(d, "msisdn"), str(d, "status"), str(d, "account"));
+        }
     } else {
         return usage_error(o->n ? "unknown admin command" : "missing admin command");
     }

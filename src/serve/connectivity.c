@@ -142,7 +142,7 @@ int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv
         json_decref(c);
         return 0;
     }
-    store_app app;
+    store_app app = {0};
     int found = store_app_find(s, aud, 1, &app);
     if (found != 1) {
         json_decref(c);
@@ -434,11 +434,10 @@ void h_device_patch(taap_server *s, const srv_request *rq, const srv_principal *
                   "body must be a non-empty JSON object, e.g. {\"status\":\"SUSPENDED\"}");
         return;
     }
-    const char *key;
-    json_t *v;
     const char *status = NULL, *plan = NULL;
-    json_object_foreach(j, key, v)
-    {
+    for (void *it = json_object_iter(j); it; it = json_object_iter_next(j, it)) {
+        const char *key = json_object_iter_key(it);
+        json_t *v = json_object_iter_value(it);
         if (strcmp(key, "status") == 0 && json_is_string(v) && status_ok(json_string_value(v))) {
             status = json_string_value(v);
         } else if (strcmp(key, "ratePlan") == 0 && json_is_string(v) &&

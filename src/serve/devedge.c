@@ -146,7 +146,7 @@ taap_code taap_serve_app_create(taap_server *s, const char *name, const char *ac
                     "application name must be 1..64 characters of A-Z a-z 0-9 . _ -");
     if (!name_ok(account))
         return fail(err, TAAP_E_USAGE, "account name must be 1..64 characters of A-Z a-z 0-9 . _ -");
-    store_app probe;
+    store_app probe = {0};
     int f = store_app_find(s, name, 0, &probe);
     if (f < 0)
         return db_fail(s, err, "looking up the application");
@@ -155,7 +155,7 @@ taap_code taap_serve_app_create(taap_server *s, const char *name, const char *ac
     int64_t acct = account_id(s, account, 1);
     if (acct <= 0)
         return db_fail(s, err, "creating the account");
-    store_app a;
+    store_app a = {0};
     memset(&a, 0, sizeof a);
     char secret[41];
     if (srv_random_alnum(a.client_id, 32) != 0 || srv_random_alnum(secret, 40) != 0 ||
@@ -217,7 +217,7 @@ taap_code taap_serve_app_list(taap_server *s, char **json, taap_error *err)
     sqlite3_reset(st);
     json_t *arr = json_array();
     for (size_t i = 0; i < n && arr; i++) {
-        store_app a;
+        store_app a = {0};
         if (store_app_find(s, ids[i], 1, &a) == 1)
             json_array_append_new(arr, app_json(s, &a, NULL));
     }
@@ -229,7 +229,7 @@ taap_code taap_serve_app_show(taap_server *s, const char *ref, char **json, taap
 {
     if (json)
         *json = NULL;
-    store_app a;
+    store_app a = {0};
     taap_code rc = find_app(s, ref, &a, err);
     if (rc != TAAP_OK)
         return rc;
@@ -239,7 +239,7 @@ taap_code taap_serve_app_show(taap_server *s, const char *ref, char **json, taap
 taap_code taap_serve_app_delete(taap_server *s, const char *ref, taap_error *err)
 {
     static const char sql[] = "DELETE FROM apps WHERE id = ?1";
-    store_app a;
+    store_app a = {0};
     taap_code rc = find_app(s, ref, &a, err);
     if (rc != TAAP_OK)
         return rc;
@@ -270,7 +270,7 @@ taap_code taap_serve_app_subscribe(taap_server *s, const char *ref, const char *
     if (!api)
         api = TAAP_SERVE_API_CONNECTIVITY;
     taap_code rc = check_api(api, err);
-    store_app a;
+    store_app a = {0};
     if (rc == TAAP_OK)
         rc = find_app(s, ref, &a, err);
     if (rc != TAAP_OK)
@@ -295,7 +295,7 @@ taap_code taap_serve_app_unsubscribe(taap_server *s, const char *ref, const char
     if (!api)
         api = TAAP_SERVE_API_CONNECTIVITY;
     taap_code rc = check_api(api, err);
-    store_app a;
+    store_app a = {0};
     if (rc == TAAP_OK)
         rc = find_app(s, ref, &a, err);
     if (rc != TAAP_OK)
@@ -384,7 +384,7 @@ taap_code taap_serve_key_add(taap_server *s, const char *ref, const void *key, s
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
     if (json)
         *json = NULL;
-    store_app a;
+    store_app a = {0};
     taap_code rc = find_app(s, ref, &a, err);
     if (rc != TAAP_OK)
         return rc;
@@ -465,7 +465,7 @@ taap_code taap_serve_key_list(taap_server *s, const char *ref, char **json, taap
         "SELECT key_id, bits, fingerprint, created FROM keys WHERE app_id = ?1 ORDER BY id";
     if (json)
         *json = NULL;
-    store_app a;
+    store_app a = {0};
     taap_code rc = find_app(s, ref, &a, err);
     if (rc != TAAP_OK)
         return rc;
@@ -486,7 +486,7 @@ taap_code taap_serve_key_delete(taap_server *s, const char *ref, const char *key
                                 taap_error *err)
 {
     static const char sql[] = "DELETE FROM keys WHERE app_id = ?1 AND key_id = ?2";
-    store_app a;
+    store_app a = {0};
     taap_code rc = find_app(s, ref, &a, err);
     if (rc != TAAP_OK)
         return rc;
@@ -548,7 +548,7 @@ taap_code taap_serve_kit_activate(taap_server *s, const char *app_ref, const cha
         *json = NULL;
     int64_t acct;
     if (app_ref) {
-        store_app a;
+        store_app a = {0};
         taap_code rc = find_app(s, app_ref, &a, err);
         if (rc != TAAP_OK)
             return rc;
@@ -570,7 +570,7 @@ taap_code taap_serve_kit_activate(taap_server *s, const char *app_ref, const cha
             return fail(err, TAAP_E_CRYPTO, "no randomness for the kit identifiers");
         luhn_complete(iccid);
         luhn_complete(imei);
-        unsigned char usage[2];
+        unsigned char usage[2] = {0};
         RAND_bytes(usage, sizeof usage);
         sqlite3_stmt *st = store_stmt(s, ins);
         if (!st)

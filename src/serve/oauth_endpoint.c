@@ -314,7 +314,7 @@ void h_token(taap_server *s, const srv_request *rq, const srv_principal *who, sr
                         "Basic credentials: empty client id or bad %%-escape");
         return;
     }
-    store_app app;
+    store_app app = {0};
     memset(&app, 0, sizeof app);
     int found = strlen(client_id) < sizeof app.client_id ? store_app_find(s, client_id, 1, &app)
                                                          : 0;
@@ -439,12 +439,10 @@ void h_token(taap_server *s, const srv_request *rq, const srv_principal *who, sr
     }
     json_t *subs = store_app_subscriptions(s, app.id);
     char scope[512] = "";
-    size_t idx;
-    json_t *v;
-    json_array_foreach(subs, idx, v)
-    {
+    for (size_t i = 0; i < json_array_size(subs); i++) {
         size_t l = strlen(scope);
-        snprintf(scope + l, sizeof scope - l, "%s%s", l ? " " : "", json_string_value(v));
+        snprintf(scope + l, sizeof scope - l, "%s%s", l ? " " : "",
+                 json_string_value(json_array_get(subs, i)));
     }
     json_decref(subs);
     int64_t now = srv_now(s);

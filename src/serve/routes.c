@@ -67,7 +67,9 @@ static int match(const char *pattern, const char *path, char *params[SRV_MAX_PAR
     while (*p) {
         if (*p == '{') {
             const char *close = strchr(p, '}');
-            int rest = close && close > p && close[-1] == '*';
+            if (!close)
+                goto no;
+            int rest = close > p && close[-1] == '*';
             size_t seg = rest ? strlen(q) : strcspn(q, "/");
             if (seg == 0 || np >= SRV_MAX_PARAMS)
                 goto no;
