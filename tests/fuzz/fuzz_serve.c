@@ -173,10 +173,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             resp[9] < '1' || resp[9] > '5' || resp[10] < '0' || resp[10] > '9' ||
             resp[11] < '0' || resp[11] > '9')
             fuzz_fail("taap_serve_handle_raw produced no valid status line", NULL);
+        /* The input itself may carry the secret (libFuzzer learns compared
+         * bytes): echoing what the request said is not a leak. */
         if (memmem(resp, resp_len, fz_secret, strlen(fz_secret)) &&
-            !memmem(data, size, "/applications", 13))
+            !memmem(data, size, fz_secret, strlen(fz_secret)))
             fuzz_fail("a response echoes the client secret", NULL);
-        if (memmem(resp, resp_len, fz_admin, strlen(fz_admin)) && admin_only_in_header(data, size))
+        if (memmem(resp, resp_len, fz_admin, strlen(fz_admin)) && admin_only_in_header(data, size) &&
+            !memmem(data, size, fz_admin, strlen(fz_admin)))
             fuzz_fail("a response echoes the admin token", NULL);
     }
     free(resp);
