@@ -567,12 +567,16 @@ taap_code taap_client_request(taap_client *c, const taap_request *req_in, FILE *
         rc = taap_http_perform(&req, &hopts, body_out, resp, &tcode, err);
         if (rc == TAAP_E_HTTP) {
             result->transport_code = tcode;
+            /* Never let a retry write a body twice: rewind a file, and on a
+             * pipe retry only failures where nothing came back at all. */
             int rewound = 1;
-            if (body_out) {
+            if (body_out && out_start < 0) {
+                rewound = tcode == TAAP_HTTP_FAIL_CONNECT;
+            } else if (body_out) {
                 fflush(body_out);
                 off_t pos = lseek(fileno(body_out), 0, SEEK_CUR);
                 if (pos != out_start)
-                    rewound = out_start >= 0 && ftruncate(fileno(body_out), out_start) == 0 &&
+                    rewound = ftruncate(fileno(body_out), out_start) == 0 &&
                               fseeko(body_out, out_start, SEEK_SET) == 0;
             }
             if (retries_left > 0 && rewound && (idempotent || tcode == TAAP_HTTP_FAIL_CONNECT)) {
