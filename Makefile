@@ -55,3 +55,14 @@ install: build
 
 clean:
 	@rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+# Load the emulator for SOAK_SECONDS (60) at SOAK_CONNECTIONS (32) with valid
+# tokens and PoPs; zero errors and flat server memory, numbers printed.
+soak: build
+	@cmake --build $(BUILD) --target taap_soak
+	@$(BUILD)/tests/taap_soak $${SOAK_SECONDS:-60} $${SOAK_CONNECTIONS:-32}
+
+# The e2e suite (C programs and shell tests) with every taap process under
+# valgrind memcheck; fails on any memory error or definite leak.
+memcheck: build
+	@sh tests/memcheck/run.sh $(BUILD)

@@ -28,3 +28,11 @@ foreach(t ${TAAP_FUZZ_TARGETS})
   set_tests_properties(${sname} PROPERTIES
     ENVIRONMENT "${TAAP_TEST_ENV};TAAP_FUZZ_CRASH_DIR=${FUZZ_SMOKE_CRASH_DIR}" TIMEOUT 120)
 endforeach()
+
+# `make soak` (not part of ctest): tests/soak/soak.c against the real emulator.
+add_executable(taap_soak EXCLUDE_FROM_ALL ${CMAKE_SOURCE_DIR}/tests/soak/soak.c ${TEST_SUPPORT})
+target_include_directories(taap_soak PRIVATE ${CMAKE_SOURCE_DIR}/tests/support)
+target_link_libraries(taap_soak PRIVATE taap_static PkgConfig::CMOCKA)
+add_dependencies(taap_soak taap)
+target_compile_definitions(taap_soak PRIVATE
+  "TAAP_SOAK_BIN=\"$<TARGET_FILE:taap>\"" "TAAP_SOAK_SHARED=\"${TAAP_SHARED_DIR}\"")

@@ -1,0 +1,218 @@
+/*
+ * soak.c — `make soak`: load the emulator for a while and watch it.
+ *
+ *   taap_soak [SECONDS [CONNECTIONS]]      (defaults 60 and 32)
+ *
+ * Starts `taap serve` on port 0 (through tests/support/serve_harness), sets
+ * up an application with a key, a subscription and a kit, takes an access
+ * token, then runs CONNECTIONS client threads for SECONDS: each one loops on
+ * GET /iot-connectivity/v1/devices/{iccid} with a fresh PoP per request
+ * (every 10th request a PATCH with a body, every 50th a new token from the
+ * token endpoint). The emulator's clock (--now-file) advances 10 s per real
+ * second so that PoP jti entries expire from the replay cache during the run
+ * as they would over a long time; access tokens are refreshed well before
+ * they expire.
+ *
+ * Measured: requests, errors (any status other than the expected one or a
+ * transport failure), latency percentiles, and the server's resident memory
+ * (VmRSS from /proc/PID/status) every second. Passes (exit 0) when there
+ * were zero errors and RSS after warm-up (the first third of the run) grew
+ * by less than 10 % + 8 MiB; prints the numbers either way. Not part of
+ * `make test` (it takes a minute by design).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "serve_harness.h"
+#include "taap/taap.h"
+
+static sh_server srv;
+static char *g_id, *g_secret;
+static char g_iccid[24];
+static atomic_int g_stop;
+static atomic_long g_requests, g_errors, g_tokens;
+static pthread_mutex_t g_lat_lock = PTHREAD_MUTEX_INITIALIZER;
+static double *g_lat;
+static size_t g_nlat, g_caplat;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void record(double ms)
+{
+    pthread_mutex_lock(&g_lat_lock);
+    if (g_nlat == g_caplat) {
+        size_t cap = g_caplat ? g_caplat * 2 : 65536;
+        double *n = realloc(g_lat, cap * sizeof *n);
+        if (n) {
+            g_lat = n;
+            g_caplat = cap;
+        }
+    }
+    if (g_nlat < g_caplat)
+        g_lat[g_nlat++] = ms;
+    pthread_mutex_unlock(&g_lat_lock);
+}
+
+static void error_once(const char *what, long status, const char *body)
+{
+    long n = atomic_fetch_add(&g_errors, 1);
+    if (n < 10)
+        fprintf(stderr, "soak: error: %s → %ld %.200s\n", what, status, body ? body : "");
+}
+
+static void *worker(void *arg)
+{
+    long id = (long)(intptr_t)arg;
+    const taap_key *key = sh_test_key(0);
+    char *at = sh_get_token(&srv, g_id, g_secret, key);
+    if (!at) {
+        error_once("initial token", 0, NULL);
+        return NULL;
+    }
+    char path[128];
+    snprintf(path, sizeof path, "/iot-connectivity/v1/devices/%s", g_iccid);
+    for (unsigned long i = 0; !atomic_load(&g_stop); i++) {
+        sh_resp r = { 0 };
+        double t0 = now_ms();
+        long st;
+        long want = 200;
+        if (i % 50 == 49) {
+            char *fresh = sh_get_token(&srv, g_id, g_secret, key);
+            atomic_fetch_add(&g_tokens, 1);
+            if (!fresh) {
+                error_once("token refresh", 0, NULL);
+                continue;
+            }
+            free(at);
+            at = fresh;
+            record(now_ms() - t0);
+            atomic_fetch_add(&g_requests, 1);
+            continue;
+        }
+        if (i % 10 == 9)
+            st = sh_call(&srv, "PATCH", path, at, key,
+                         (id + (long)i) % 2 ? "{\"status\":\"ACTIVE\"}" : "{\"status\":\"SUSPENDED\"}",
+                         NULL, &r);
+        else
+            st = sh_call(&srv, "GET", path, at, key, NULL, NULL, &r);
+        record(now_ms() - t0);
+        atomic_fetch_add(&g_requests, 1);
+        if (st != want)
+            error_once(i % 10 == 9 ? "PATCH device" : "GET device", st, r.body);
+        sh_resp_free(&r);
+    }
+    free(at);
+    return NULL;
+}
+
+static long rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            kib = strtol(line + 6, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kib;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    long secs = argc > 1 ? strtol(argv[1], NULL, 10) : 60;
+    long conns = argc > 2 ? strtol(argv[2], NULL, 10) : 32;
+    if (secs <= 0 || conns <= 0 || conns > 1024) {
+        fprintf(stderr, "usage: %s [SECONDS [CONNECTIONS]]\n", argv[0]);
+        return 2;
+    }
+#ifdef TAAP_SOAK_BIN
+    setenv("TAAP_BIN", TAAP_SOAK_BIN, 0); /* `make soak` runs it outside ctest */
+#endif
+    static const char *const args[] = { "--no-access-log", "--threads", "4", NULL };
+    if (sh_start(&srv, NULL, args) != 0)
+        return 1;
+    if (sh_make_app(&srv, "soak", NULL, &g_id, &g_secret) != 0)
+        return 1;
+    char kid[17];
+    if (sh_add_key(&srv, "soak", sh_test_key(0), kid) || sh_subscribe(&srv, "soak") ||
+        sh_activate_kit(&srv, "soak", g_iccid))
+        return 1;
+
+    pthread_t *th = calloc((size_t)conns, sizeof *th);
+    for (long i = 0; i < conns; i++)
+        pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i);
+
+    long *rss = calloc((size_t)secs + 1, sizeof *rss);
+    double start = now_ms();
+    long last_req = 0;
+    printf("soak: %ld s, %ld connections against pid %d\n", secs, conns, (int)srv.pid);
+    for (long s = 0; s < secs; s++) {
+        double target = start + (double)(s + 1) * 1000.0;
+        while (now_ms() < target)
+            usleep(20000);
+        /* The emulator's clock moves 10 s per second: replay entries expire. */
+        sh_set_now(&srv, srv.now + 10);
+        rss[s] = rss_kib(srv.pid);
+        long req = atomic_load(&g_requests);
+        if (s % 10 == 9 || s == secs - 1)
+            printf("  t=%3lds  %6ld req/s  rss %ld KiB  errors %ld\n", s + 1, req - last_req,
+                   rss[s], atomic_load(&g_errors));
+        last_req = req;
+    }
+    atomic_store(&g_stop, 1);
+    for (long i = 0; i < conns; i++)
+        pthread_join(th[i], NULL);
+    double elapsed = (now_ms() - start) / 1000.0;
+
+    long warm = secs / 3, base = rss[warm], peak = 0;
+    for (long s = warm; s < secs; s++)
+        if (rss[s] > peak)
+            peak = rss[s];
+    long growth = peak - base;
+    long allowed = base / 10 + 8192;
+
+    qsort(g_lat, g_nlat, sizeof *g_lat, cmp_double);
+    double p50 = g_nlat ? g_lat[g_nlat / 2] : 0, p99 = g_nlat ? g_lat[g_nlat * 99 / 100] : 0,
+           mx = g_nlat ? g_lat[g_nlat - 1] : 0;
+    long req = atomic_load(&g_requests), errs = atomic_load(&g_errors);
+    int stop_status = sh_stop(&srv);
+    printf("soak result: %ld requests (%ld token requests) in %.1f s = %.0f req/s at %ld "
+           "connections; errors %ld\n",
+           req, atomic_load(&g_tokens), elapsed, (double)req / elapsed, conns, errs);
+    printf("latency ms: p50 %.2f  p99 %.2f  max %.2f\n", p50, p99, mx);
+    printf("server RSS KiB: start %ld, after warm-up (t=%lds) %ld, peak after warm-up %ld, end %ld "
+           "(growth %ld KiB, allowed %ld)\n",
+           rss[0], warm + 1, base, peak, rss[secs - 1], growth, allowed);
+    printf("server stop: exit %d\n", stop_status);
+    sh_cleanup(&srv);
+    free(rss);
+    free(th);
+    free(g_lat);
+    free(g_id);
+    free(g_secret);
+    int ok = errs == 0 && growth <= allowed && stop_status == 0 && req > 0;
+    printf("soak: %s\n", ok ? "PASS" : "FAIL");
+    return ok ? 0 : 1;
+}
