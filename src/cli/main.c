@@ -17,9 +17,9 @@ const char *cli_progname = "taap";
 /* In the light `taap` binary the network commands are not linked in: their
  * entries have no function and are handed to taap-full (see run_full()). */
 #ifdef TAAP_CLI_LIGHT
-#define NET_COMMAND(name) NULL, NULL
+#define NET_COMMAND(name, summary) NULL, summary, NULL
 #else
-#define NET_COMMAND(name) cmd_##name, cmd_##name##_help
+#define NET_COMMAND(name, summary) cmd_##name, summary, cmd_##name##_help
 #endif
 
 const cli_command cli_commands[] = {
@@ -27,13 +27,13 @@ const cli_command cli_commands[] = {
     {"pop", cmd_pop, "build a PoP token for a request", cmd_pop_help},
     {"verify", cmd_verify, "verify a PoP token against a request", cmd_verify_help},
     {"decode", cmd_decode, "show a token's header and claims (no verification)", cmd_decode_help},
-    {"token", NET_COMMAND(token), "get (or reuse) an OAuth 2.0 access token"},
-    {"call", NET_COMMAND(call), "call a TAAP-protected API, curl-style"},
-    {"run", NET_COMMAND(run), "run a Postman collection with native PoP signing"},
-    {"serve", NET_COMMAND(serve), "run the local TAAP emulator"},
-    {"admin", NET_COMMAND(admin), "manage the emulator: apps, keys, kits (DevEdge-style)"},
-    {"quickstart", NET_COMMAND(quickstart), "run T-Mobile's Quick Start end to end"},
-    {"profile", NET_COMMAND(profile), "manage connection profiles"},
+    {"token", NET_COMMAND(token, "get (or reuse) an OAuth 2.0 access token")},
+    {"call", NET_COMMAND(call, "call a TAAP-protected API, curl-style")},
+    {"run", NET_COMMAND(run, "run a Postman collection with native PoP signing")},
+    {"serve", NET_COMMAND(serve, "run the local TAAP emulator")},
+    {"admin", NET_COMMAND(admin, "manage the emulator: apps, keys, kits (DevEdge-style)")},
+    {"quickstart", NET_COMMAND(quickstart, "run T-Mobile's Quick Start end to end")},
+    {"profile", NET_COMMAND(profile, "manage connection profiles")},
     {NULL, NULL, NULL, NULL},
 };
 
