@@ -545,7 +545,7 @@ static taap_code parse_items(json_t *arr, pm_item *parent, int depth, parse_ctx 
     return TAAP_OK;
 }
 
-taap_code taap_collection_parse(const char *json, size_t len, taap_collection **out,
+static taap_code collection_parse_impl(const char *json, size_t len, taap_collection **out,
                                 taap_error *err)
 {
     *out = NULL;
@@ -623,6 +623,15 @@ taap_code taap_collection_parse(const char *json, size_t len, taap_collection **
     c->n_requests = cx.n_requests;
     *out = c;
     return TAAP_OK;
+}
+
+taap_code taap_collection_parse(const char *json, size_t len, taap_collection **out,
+                                taap_error *err)
+{
+    taap_code rc = collection_parse_impl(json, len, out, err);
+    if (rc != TAAP_OK)
+        pm_err_oneline(err);
+    return rc;
 }
 
 taap_code taap_collection_load(const char *path, taap_collection **out, taap_error *err)

@@ -115,8 +115,24 @@ typedef struct csv_field {
 
 /* Parse one record starting at *pos; fills fields (malloc'd). Returns the
  * number of fields, 0 at end of input, -1 on error (msg set). */
+static void free_fields(csv_field *f, size_t n);
+
+static long csv_record_inner(const char *t, size_t n, size_t *pos, size_t *line,
+                             csv_field **fields, size_t *cap, const char **msg, size_t *nf_out);
+
+/* One record; on error the fields already read are freed. */
 static long csv_record(const char *t, size_t n, size_t *pos, size_t *line, csv_field **fields,
                        size_t *cap, const char **msg)
+{
+    size_t nf = 0;
+    long r = csv_record_inner(t, n, pos, line, fields, cap, msg, &nf);
+    if (r < 0)
+        free_fields(*fields, nf);
+    return r;
+}
+
+static long csv_record_inner(const char *t, size_t n, size_t *pos, size_t *line,
+                             csv_field **fields, size_t *cap, const char **msg, size_t *nf_out)
 {
     size_t i = *pos, nf = 0;
     if (i >= n)
@@ -197,6 +213,7 @@ static long csv_record(const char *t, size_t n, size_t *pos, size_t *line, csv_f
             return -1;
         }
         nf++;
+        *nf_out = nf;
         if (i < n && t[i] == ',') {
             i++;
             continue;
@@ -367,7 +384,7 @@ static taap_code parse_json(taap_iterdata *d, const char *t, size_t n, taap_erro
     return TAAP_OK;
 }
 
-taap_code taap_iterdata_parse(const char *text, size_t len, taap_iterdata **out, taap_error *err)
+static taap_code iterdata_parse_impl(const char *text, size_t len, taap_iterdata **out, taap_error *err)
 {
     *out = NULL;
     if (!text)
@@ -393,6 +410,14 @@ taap_code taap_iterdata_parse(const char *text, size_t len, taap_iterdata **out,
     }
     *out = d;
     return TAAP_OK;
+}
+
+taap_code taap_iterdata_parse(const char *text, size_t len, taap_iterdata **out, taap_error *err)
+{
+    taap_code rc = iterdata_parse_impl(text, len, out, err);
+    if (rc != TAAP_OK)
+        pm_err_oneline(err);
+    return rc;
 }
 
 taap_code taap_iterdata_load(const char *path, taap_iterdata **out, taap_error *err)

@@ -125,7 +125,7 @@ static char *utf16le_to_utf8(const unsigned char *p, size_t n)
     return pm_buf_take(&b);
 }
 
-taap_code taap_varset_parse(const char *json, size_t len, taap_varset **out, taap_error *err)
+static taap_code varset_parse_impl(const char *json, size_t len, taap_varset **out, taap_error *err)
 {
     *out = NULL;
     if (!json)
@@ -188,6 +188,14 @@ taap_code taap_varset_parse(const char *json, size_t len, taap_varset **out, taa
     }
     *out = v;
     return TAAP_OK;
+}
+
+taap_code taap_varset_parse(const char *json, size_t len, taap_varset **out, taap_error *err)
+{
+    taap_code rc = varset_parse_impl(json, len, out, err);
+    if (rc != TAAP_OK)
+        pm_err_oneline(err);
+    return rc;
 }
 
 taap_code taap_varset_load(const char *path, taap_varset **out, taap_error *err)

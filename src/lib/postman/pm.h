@@ -41,6 +41,9 @@ const pm_var *pm_scope_find(const pm_scope *s, const char *key);
 int pm_scope_set(pm_scope *s, const char *key, const char *value, int secret); /* 0 ok, -1 OOM */
 void pm_scope_clear(pm_scope *s);
 
+/* Replace control characters in err->message (one-line messages). */
+void pm_err_oneline(taap_error *err);
+
 /* JSON value → string the way JavaScript's String() would (malloc'd). */
 char *pm_json_to_string(const json_t *v);
 

@@ -1737,5 +1737,7 @@ done:
     taap_varset_free(own_env);
     taap_varset_free(own_glob);
     free(cx);
+    if (rc != TAAP_OK)
+        pm_err_oneline(err);
     return rc;
 }

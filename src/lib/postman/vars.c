@@ -134,6 +134,19 @@ void pm_buf_xml(pm_buf *b, const char *s)
     }
 }
 
+/* ---- messages ---- */
+
+void pm_err_oneline(taap_error *err)
+{
+    /* jansson quotes the offending input ("near '\"b\\\n'") and item names
+     * come from the file: messages must stay one line */
+    if (!err)
+        return;
+    for (char *p = err->message; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+}
+
 /* ---- scopes ---------------------------------------------------------------- */
 
 const pm_var *pm_scope_find(const pm_scope *s, const char *key)
@@ -379,8 +392,13 @@ static const char *lookup(const pm_resolver *r, const char *name, size_t len, ch
 static const char *next_token(const char *p, const char **nb, const char **ne)
 {
     for (;;) {
-        const char *o = strstr(p, "{{");
-        if (!o)
+        /* a plain scan, not strstr: sanitizer interceptors make each strstr
+         * call measure the whole remaining string, which turns this loop
+         * quadratic on megabyte-sized expansions */
+        const char *o = p;
+        while (*o && !(o[0] == '{' && o[1] == '{'))
+            o++;
+        if (!*o)
             return NULL;
         /* the lazy regex starts at the last '{' of a run of opening braces
          * that still leaves "{{" (so "{{{{a}}_b}}" matches "{{a}}") */
