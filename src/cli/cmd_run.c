@@ -238,8 +238,11 @@ static void on_event(void *ctx, const taap_run_event *ev)
                 printf("%s- %s%s%s  (%s)%s\n", dim, it, q->path, "", q->notes ? q->notes : "",
                        off);
             } else if (q->transport_error || q->config_error) {
-                printf("%s✗%s %s%s  %s %s  [%s]\n", red, off, it, q->path, q->method, q->url,
+                printf("%s✗%s %s%s  %s %s  [%s]", red, off, it, q->path, q->method, q->url,
                        q->error ? q->error : "error");
+                if (q->notes)
+                    printf("  %s(%s)%s", dim, q->notes, off);
+                putchar('\n');
             } else {
                 printf("%s%s%s %s%s  %s %s  [%ld, %llu B, %.0f ms]", q->passed ? green : red,
                        q->passed ? "✓" : "✗", off, it, q->path, q->method, q->url, q->status,

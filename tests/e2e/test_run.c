@@ -323,6 +323,7 @@ static void test_bail_and_exit_codes(void **state)
     rc = run(&out, &err, coll, "-e", envf, "--key", keyf, "--env-var", "baseUrl=http://127.0.0.1:1",
              "--retry", "1", NULL);
     assert_int_equal(rc, 3);
+    assert_non_null(strstr(out, "2 tries")); /* retried, each with a fresh PoP */
     free(out);
     free(err);
     /* usage / parse errors → 2 */

@@ -55,7 +55,7 @@ static size_t call_args_len(const char *p)
 {
     int depth = 1;
     size_t i = 0;
-    while (p[i] && i < 2000) {
+    while (i < 2000 && p[i]) {
         char c = p[i];
         if (c == '\'' || c == '"' || c == '`') {
             char q = c;

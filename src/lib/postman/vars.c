@@ -259,7 +259,7 @@ static unsigned rnd(unsigned n)
     if (n == 0)
         return 0;
     if (RAND_bytes((unsigned char *)&x, sizeof x) != 1)
-        x = (uint32_t)rand();
+        x = 0; /* test data, not a secret: a failed RNG gives a fixed value */
     return x % n;
 }
 
@@ -272,7 +272,7 @@ static const char *const words[] = {"signal", "tower", "carrier", "packet", "ant
                                     "roaming", "spectrum", "handset", "modem", "sim"};
 static const char *const colors[] = {"red", "green", "blue", "magenta", "cyan", "orange",
                                      "purple", "teal", "black", "white"};
-#define PICK(a) (a[rnd((unsigned)(sizeof a / sizeof a[0]))])
+#define PICK(a) ((a)[rnd((unsigned)(sizeof(a) / sizeof((a)[0])))])
 
 int pm_dynamic(const char *name, size_t len, char *buf, size_t cap,
                int64_t (*clock)(void *), void *clock_ctx)
