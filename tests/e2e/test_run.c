@@ -295,7 +295,7 @@ static void test_folder_and_refresh_after_401(void **state)
 static void test_bail_and_exit_codes(void **state)
 {
     (void)state;
-    /* an unknown (but well-formed, Luhn-valid) ICCID first: 404 → --bail stops */
+    /* an ICCID the emulator refuses first (bad check digit: 400) → --bail stops */
     const char *csv = path_in("bail.csv");
     char text[256];
     snprintf(text, sizeof text, "ICCID\n89012600000000000008\n%s\n%s\n", iccid[0], iccid[1]);
