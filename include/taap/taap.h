@@ -8,6 +8,7 @@
 #include "taap/pop.h"
 #include "taap/replay.h"
 #include "taap/verify.h"
+#include "taap/jws.h"
 #include "taap/http.h"
 #include "taap/oauth.h"
 #include "taap/client.h"

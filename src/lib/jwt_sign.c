@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "b64url.h"
 #include "internal.h"
 #include "jws.h"
@@ -81,23 +79,14 @@ TAAP_API taap_code taap_jws_verify(const taap_key *key, const char *token, size_
         *payload_json = NULL;
     if (!key || !token)
         return taap_fail(err, TAAP_E_USAGE, "taap_jws_verify: NULL argument");
-    /* Same strict split and header policy as the PoP verifier (jws.c). */
+    /* One implementation of the split + header policy + pinned-key check:
+     * the verifier's (jws.c). Nothing is handed over unless it verified. */
     jws_parts p;
-    taap_code rc = jws_split(token, len, max_len ? max_len : 8192, &p, err);
+    taap_code rc = jws_verify_rs256(token, len, max_len ? max_len : 8192, key, &p, err);
     if (rc != TAAP_OK)
         return rc;
-    if (!jws_header_fast_ok(p.header, p.header_len)) {
-        json_t *h = NULL;
-        rc = jws_parse_json(p.header, p.header_len, "header", TAAP_E_MALFORMED, &h, err);
-        if (rc == TAAP_OK)
-            rc = jws_check_header(h, err);
-        json_decref(h);
-    }
-    if (rc == TAAP_OK)
-        rc = rs256_verify(key, p.untrusted_signing_input, p.signing_input_len, p.sig, p.sig_len,
-                          err);
     char *h = NULL, *pl = NULL;
-    if (rc == TAAP_OK && header_json && !(h = taap_strndup((const char *)p.header, p.header_len)))
+    if (header_json && !(h = taap_strndup((const char *)p.header, p.header_len)))
         rc = taap_fail(err, TAAP_E_NOMEM, "out of memory");
     if (rc == TAAP_OK && payload_json &&
         !(pl = taap_strndup((const char *)p.payload, p.payload_len)))

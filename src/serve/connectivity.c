@@ -70,8 +70,31 @@ static int int_claim(json_t *j, const char *name, int64_t *out)
     return 1;
 }
 
+/* 1 if the raw query has a parameter named access_token (RFC 6750 §2.3). */
+static int query_has_access_token(const char *q)
+{
+    static const char name[] = "access_token";
+    const size_t nl = sizeof name - 1;
+    while (q && *q) {
+        if (strncmp(q, name, nl) == 0 && (q[nl] == '=' || q[nl] == '&' || q[nl] == '\0'))
+            return 1;
+        q = strchr(q, '&');
+        if (q)
+            q++;
+    }
+    return 0;
+}
+
 int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv_response *rs)
 {
+    if (query_has_access_token(rq->query)) {
+        /* RFC 6750 §2: one method only; and a token in a URL ends up in logs.
+         * TAAP sends it in the Authorization header, nowhere else. */
+        deny(rs, 400, "invalid_request", "Bad Request",
+             "the access token goes in the Authorization header only, not in the query "
+             "(access_token)");
+        return 0;
+    }
     const char *auth = NULL;
     size_t n = srv_header(rq, "Authorization", &auth);
     if (n == 0) {

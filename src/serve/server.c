@@ -554,6 +554,30 @@ typedef struct conn_req {
     size_t discarded;
 } conn_req;
 
+/* RFC 9112 §3.2.2: a server must accept the absolute form
+ * ("GET http://host/path"); routing and the PoP's `uri` (SPEC §1.1: no
+ * scheme, no host) both use the origin form, so drop "scheme://authority". */
+static char *origin_form(const char *uri)
+{
+    size_t skip = 0;
+    if (strncasecmp(uri, "http://", 7) == 0)
+        skip = 7;
+    else if (strncasecmp(uri, "https://", 8) == 0)
+        skip = 8;
+    if (!skip)
+        return strdup(uri);
+    const char *p = uri + skip + strcspn(uri + skip, "/?");
+    if (*p == '/')
+        return strdup(p);
+    size_t n = strlen(p); /* "" or "?query": the path is "/" */
+    char *o = malloc(n + 2);
+    if (o) {
+        o[0] = '/';
+        memcpy(o + 1, p, n + 1);
+    }
+    return o;
+}
+
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *con)
 {
     (void)con;
@@ -563,7 +587,11 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *con)
         return NULL;
     r->s = s;
     clock_gettime(CLOCK_MONOTONIC, &r->t0);
-    r->target = strdup(uri ? uri : "");
+    r->target = uri ? origin_form(uri) : strdup("");
+    if (!r->target) {
+        free(r);
+        return NULL;
+    }
     return r;
 }
 
@@ -676,14 +704,35 @@ typedef struct hdr_collect {
     size_t n;
     size_t bytes;
     int overflow;
+    int bad_byte;          /* a CR, LF or NUL inside a field name or value (RFC 9112 §2.2) */
+    size_t n_length;       /* Content-Length fields seen */
+    const char *length;    /* the first Content-Length value */
+    int length_differs;    /* a later Content-Length disagrees with the first */
 } hdr_collect;
 
+/* MHD 0.9.75 splits lines at LF only, so a bare CR stays inside a value
+ * (RFC 9112 §2.2: invalid). A NUL cannot be caught here: MHD already cut
+ * the value at it (value_size counts only the bytes before it); the size
+ * check is for MHD versions that pass it through. */
+static int field_bytes_ok(const char *p, size_t n)
+{
+    return p == NULL || (strlen(p) == n && !memchr(p, '\r', n) && !memchr(p, '\n', n));
+}
+
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      const char *value)
+                                      size_t key_size, const char *value, size_t value_size)
 {
     (void)kind;
     hdr_collect *c = cls;
-    c->bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
+    c->bytes += key_size + value_size + 4;
+    if (!field_bytes_ok(key, key_size) || !field_bytes_ok(value, value_size))
+        c->bad_byte = 1;
+    if (key && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (c->n_length++ == 0)
+            c->length = value ? value : "";
+        else if (strcmp(c->length, value ? value : "") != 0)
+            c->length_differs = 1;
+    }
     if (c->n >= SRV_MAX_HEADERS) {
         c->overflow = 1;
         return MHD_YES;
@@ -717,8 +766,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
         atomic_fetch_add(&s->inflight, 1);
         snprintf(r->method, sizeof r->method, "%s", method);
         taap_header hv[SRV_MAX_HEADERS];
-        hdr_collect hc = {hv, 0, 0, 0};
-        MHD_get_connection_values(con, MHD_HEADER_KIND, collect_header, &hc);
+        hdr_collect hc = {hv, 0, 0, 0, 0, 0, NULL, 0};
+        MHD_get_connection_values_n(con, MHD_HEADER_KIND, collect_header, &hc);
         size_t line = strlen(method) + strlen(r->target) + 12;
         if (hc.overflow || hc.bytes + line > s->o.max_header_bytes) {
             srv_error(&rs, 431, NULL,
@@ -726,6 +775,19 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
                       "and %d fields",
                       hc.bytes + line, hc.n + (size_t)hc.overflow, s->o.max_header_bytes,
                       SRV_MAX_HEADERS);
+            rs.close = 1;
+            return queue(con, r, &rs);
+        }
+        if (hc.bad_byte) {
+            srv_error(&rs, 400, NULL, "a header field holds a bare CR, LF or NUL byte");
+            rs.close = 1;
+            return queue(con, r, &rs);
+        }
+        if (hc.length_differs) {
+            /* RFC 9112 §6.3: conflicting lengths make the framing unknowable
+             * (request smuggling); identical repeats are tolerated. */
+            srv_error(&rs, 400, NULL, "%zu Content-Length fields with different values",
+                      hc.n_length);
             rs.close = 1;
             return queue(con, r, &rs);
         }
@@ -784,8 +846,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
     }
     /* Final call: the whole request is here. */
     taap_header hv[SRV_MAX_HEADERS];
-    hdr_collect hc = {hv, 0, 0, 0};
-    MHD_get_connection_values(con, MHD_HEADER_KIND, collect_header, &hc);
+    hdr_collect hc = {hv, 0, 0, 0, 0, 0, NULL, 0};
+    MHD_get_connection_values_n(con, MHD_HEADER_KIND, collect_header, &hc);
     size_t plen = strcspn(r->target, "?");
     char *path = strndup(r->target, plen);
     if (!path)
