@@ -271,8 +271,8 @@ static int print_json(const char *token, size_t len, taap_code rc, const char *m
         json_object_set_new(o, "code", json_string(taap_code_name(rc))) ||
         json_object_set_new(o, "exit", json_integer((json_int_t)rc)) ||
         json_object_set_new(o, "message", rc == TAAP_OK ? json_string("valid") : json_string(message)) ||
-        json_object_set_new(o, "header", hj && json_is_object(hj) ? json_incref(hj) : json_null()) ||
-        json_object_set_new(o, "claims", pj && json_is_object(pj) ? json_incref(pj) : json_null())) {
+        json_object_set_new(o, "header", json_is_object(hj) ? json_incref(hj) : json_null()) ||
+        json_object_set_new(o, "claims", json_is_object(pj) ? json_incref(pj) : json_null())) {
         json_decref(o);
         json_decref(hj);
         json_decref(pj);
