@@ -5,6 +5,7 @@
 #ifndef TAAP_CLI_H
 #define TAAP_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include "taap/taap.h"
 
@@ -58,5 +59,16 @@ extern const char *cli_progname;
 
 /* 1 when colour may be used on `f` (a terminal and NO_COLOR unset). */
 int cli_use_color(FILE *f);
+
+/* Largest time a JWT claim may hold (SPEC §2.6): 9999-12-31T23:59:59Z. */
+#define CLI_MAX_EPOCH INT64_C(253402300799)
+
+/* `--now EPOCH`: seconds since 1970 in 0..CLI_MAX_EPOCH. Returns 0, or
+ * CLI_EXIT_USAGE after printing what was wrong (naming `flag`). */
+int cli_parse_epoch(const char *flag, const char *arg, int64_t *out);
+
+/* A library clock callback (taap_pop_options.clock, taap_verify_config.clock)
+ * that returns the int64_t `ctx` points to: the pinned --now. */
+int64_t cli_fixed_clock(void *ctx);
 
 #endif

@@ -38,18 +38,6 @@ const char cmd_decode_help[] =
 
 /* Access tokens carry a cnf PEM: allow more than the 8 KiB PoP limit. */
 #define DECODE_MAX_TOKEN 65536
-#define MAX_EPOCH INT64_C(253402300799)
-
-static int parse_epoch(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > MAX_EPOCH)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* Read stdin (bounded); -1 = too large (reported), -2 = read error. */
 static int read_stdin(char *buf, size_t cap, size_t *len)
@@ -88,7 +76,7 @@ static void iso8601(int64_t t, char *out, size_t cap)
 {
     struct tm tm;
     time_t tt = (time_t)t;
-    if (t < 0 || t > MAX_EPOCH || !gmtime_r(&tt, &tm) ||
+    if (t < 0 || t > CLI_MAX_EPOCH || !gmtime_r(&tt, &tm) ||
         strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         snprintf(out, cap, "(out of range)");
 }
@@ -156,11 +144,8 @@ int cmd_decode(int argc, char **argv)
             json = 1;
             break;
         case 'n':
-            if (parse_epoch(optarg, &now) != 0) {
-                cli_errorf("--now '%s': give seconds since 1970 (0..%lld)", optarg,
-                           (long long)MAX_EPOCH);
+            if (cli_parse_epoch("--now", optarg, &now))
                 return CLI_EXIT_USAGE;
-            }
             break;
         case 'h':
             fputs(cmd_decode_help, stdout);

@@ -60,8 +60,6 @@ const char cmd_pop_help[] =
     "40-46 the builder refused (43 a header to sign is not in the request or is\n"
     "X-Authorization, 44 duplicate, 45 ';' in a name, 46 --lifetime outside 1..120).\n";
 
-#define MAX_EPOCH INT64_C(253402300799)
-
 enum {
     OPT_KEY = 0x2201,
     OPT_PASSFILE,
@@ -88,11 +86,6 @@ typedef struct pop_opts {
     size_t n_nosign;
     int json;
 } pop_opts;
-
-static int64_t fixed_clock(void *ctx)
-{
-    return *(const int64_t *)ctx;
-}
 
 static int push(const char ***list, size_t *n, const char *v)
 {
@@ -205,18 +198,11 @@ static int parse_args(int argc, char **argv, pop_opts *o, cli_request *rq)
                 return TAAP_E_BUILD_LIFETIME;
             }
             break;
-        case OPT_NOW: {
-            errno = 0;
-            long long v = strtoll(optarg, &end, 10);
-            if (errno || end == optarg || *end || v < 0 || v > MAX_EPOCH) {
-                cli_errorf("--now '%s': give seconds since 1970 (0..%lld)", optarg,
-                           (long long)MAX_EPOCH);
+        case OPT_NOW:
+            if (cli_parse_epoch("--now", optarg, &o->now))
                 return CLI_EXIT_USAGE;
-            }
-            o->now = v;
             o->have_now = 1;
             break;
-        }
         case OPT_JTI:
             o->jti = optarg;
             break;
@@ -267,7 +253,7 @@ int cmd_pop(int argc, char **argv)
         if (o.lifetime > 0)
             po.lifetime = (unsigned)o.lifetime;
         if (o.have_now) {
-            po.clock = fixed_clock;
+            po.clock = cli_fixed_clock;
             po.clock_ctx = &o.now;
         }
         po.jti = o.jti;

@@ -62,7 +62,6 @@ const char cmd_verify_help[] =
     "19 edts mismatch; 20 replay; 21 key missing, unreadable or refused; 2 usage;\n"
     "31 file unreadable; 35 replay cache unavailable or full.\n";
 
-#define MAX_EPOCH INT64_C(253402300799)
 #define MAX_STDIN_TOKEN 65536
 
 enum {
@@ -86,11 +85,6 @@ typedef struct verify_opts {
     const char *replay_path;
     int json;
 } verify_opts;
-
-static int64_t fixed_clock(void *ctx)
-{
-    return *(const int64_t *)ctx;
-}
 
 static int parse_long(const char *flag, const char *arg, long min, long max, long *out)
 {
@@ -125,19 +119,11 @@ static int parse_args(int argc, char **argv, verify_opts *o, cli_request *rq)
         case OPT_KEY:
             o->key_path = optarg;
             break;
-        case OPT_NOW: {
-            char *end;
-            errno = 0;
-            long long v = strtoll(optarg, &end, 10);
-            if (errno || end == optarg || *end || v < 0 || v > MAX_EPOCH) {
-                cli_errorf("--now '%s': give seconds since 1970 (0..%lld)", optarg,
-                           (long long)MAX_EPOCH);
+        case OPT_NOW:
+            if (cli_parse_epoch("--now", optarg, &o->now))
                 return CLI_EXIT_USAGE;
-            }
-            o->now = v;
             o->have_now = 1;
             break;
-        }
         case OPT_LEEWAY:
             if (parse_long("--leeway", optarg, 0, 3600, &o->leeway))
                 return CLI_EXIT_USAGE;
@@ -328,7 +314,7 @@ int cmd_verify(int argc, char **argv)
         taap_verify_config cfg;
         taap_verify_config_init(&cfg);
         if (o.have_now) {
-            cfg.clock = fixed_clock;
+            cfg.clock = cli_fixed_clock;
             cfg.clock_ctx = &o.now;
         }
         if (o.leeway >= 0)

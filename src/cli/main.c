@@ -116,6 +116,25 @@ int cli_use_color(FILE *f)
     return isatty(fileno(f)) && !(nc && *nc);
 }
 
+int cli_parse_epoch(const char *flag, const char *arg, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(arg, &end, 10);
+    if (errno || end == arg || *end || v < 0 || v > CLI_MAX_EPOCH) {
+        cli_errorf("%s '%s': give seconds since 1970 (0..%lld)", flag, arg,
+                   (long long)CLI_MAX_EPOCH);
+        return CLI_EXIT_USAGE;
+    }
+    *out = v;
+    return 0;
+}
+
+int64_t cli_fixed_clock(void *ctx)
+{
+    return *(const int64_t *)ctx;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: taap COMMAND [OPTIONS]\n\n"
