@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
 #include "serve_internal.h"
 
 #define CONNECTIVITY TAAP_SERVE_API_CONNECTIVITY
@@ -70,6 +72,90 @@ static int int_claim(json_t *j, const char *name, int64_t *out)
     return 1;
 }
 
+/*
+ * The full access-token check (no cache): RS256 with the emulator key, JSON
+ * claims, issuer, aud = sub, exp and nbf against `now`, a cnf that parses as
+ * a public key. Returns a referenced cache entry (also inserted into the
+ * cache), or NULL with rs filled.
+ */
+static srv_at_entry *verify_access_token(taap_server *s, const char *tok,
+                                         const unsigned char th[32], int64_t now,
+                                         srv_response *rs)
+{
+    uint64_t gen = srv_at_generation(s);
+    char *payload = NULL;
+    taap_error e = TAAP_ERROR_INIT;
+    taap_code rc = taap_jws_verify(s->signing_key, tok, strlen(tok), MAX_ACCESS_TOKEN, NULL,
+                                   &payload, &e);
+    if (rc != TAAP_OK) {
+        deny(rs, 401, "invalid_token", "Invalid Access Token", "%s",
+             rc == TAAP_E_SIGNATURE
+                 ? "access token was not issued by this server (its signature does not verify "
+                   "with the emulator key)"
+                 : e.message);
+        return NULL;
+    }
+    json_t *c = json_loads(payload, JSON_REJECT_DUPLICATES, NULL);
+    free(payload);
+    int64_t exp = 0, nbf = 0;
+    int has_nbf = 0;
+    const char *iss = c ? json_string_value(json_object_get(c, "iss")) : NULL;
+    const char *aud = c ? json_string_value(json_object_get(c, "aud")) : NULL;
+    const char *sub = c ? json_string_value(json_object_get(c, "sub")) : NULL;
+    const char *cnf = c ? json_string_value(json_object_get(c, "cnf")) : NULL;
+    int ok = 0;
+    if (!c || !json_is_object(c))
+        deny(rs, 401, "invalid_token", "Invalid Access Token", "access token claims are not JSON");
+    else if (!iss || strcmp(iss, s->issuer) != 0)
+        deny(rs, 401, "invalid_token", "Invalid Access Token",
+             "access token issuer is not %s", s->issuer);
+    else if (!aud || !sub || strcmp(aud, sub) != 0 ||
+             strlen(aud) >= sizeof(((srv_at_entry *)0)->client_id))
+        deny(rs, 401, "invalid_token", "Invalid Access Token",
+             "access token audience must be the client id (aud = sub)");
+    else if (!int_claim(c, "exp", &exp))
+        deny(rs, 401, "invalid_token", "Invalid Access Token", "access token has no integer exp");
+    else if (now >= exp)
+        deny(rs, 401, "invalid_token", "Invalid Access Token",
+             "access token expired %lld s ago; get a new one from /oauth2/v2/tokens",
+             (long long)(now - exp));
+    else if ((has_nbf = int_claim(c, "nbf", &nbf)) && nbf > now + (int64_t)s->o.leeway)
+        deny(rs, 401, "invalid_token", "Invalid Access Token",
+             "access token is not valid for another %lld s (nbf)", (long long)(nbf - now));
+    else if (!cnf)
+        deny(rs, 401, "invalid_token", "Invalid Access Token",
+             "this is not an access token (no cnf key binding; an ID token?)");
+    else
+        ok = 1;
+    srv_at_entry *at = ok ? calloc(1, sizeof *at) : NULL;
+    if (ok && !at)
+        srv_error(rs, 500, NULL, "out of memory");
+    if (at) {
+        atomic_init(&at->refs, 1);
+        memcpy(at->hash, th, 32);
+        at->exp = exp;
+        at->nbf = nbf;
+        at->has_nbf = has_nbf;
+        snprintf(at->client_id, sizeof at->client_id, "%s", aud);
+        rc = taap_key_load_public(cnf, strlen(cnf), &at->key, &e);
+        if (rc != TAAP_OK) {
+            deny(rs, 401, "invalid_token", "Invalid Access Token",
+                 "access token cnf is not a usable public key: %s", e.message);
+            srv_at_release(at);
+            at = NULL;
+        }
+    }
+    json_decref(c);
+    if (!at)
+        return NULL;
+    unsigned char fp[32];
+    taap_key_fingerprint(at->key, fp);
+    srv_hex(fp, 32, at->fp_hex);
+    srv_key_id(fp, at->kid);
+    srv_at_put(s, at, gen);
+    return at;
+}
+
 /* 1 if the raw query has a parameter named access_token (RFC 6750 §2.3). */
 static int query_has_access_token(const char *q)
 {
@@ -119,56 +205,22 @@ int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv
              "the bearer token has characters outside the RFC 6750 b64token set");
         return 0;
     }
-    char *payload = NULL;
-    taap_error e = TAAP_ERROR_INIT;
-    taap_code rc = taap_jws_verify(s->signing_key, tok, strlen(tok), MAX_ACCESS_TOKEN, NULL,
-                                   &payload, &e);
-    if (rc != TAAP_OK) {
-        deny(rs, 401, "invalid_token", "Invalid Access Token", "%s",
-             rc == TAAP_E_SIGNATURE
-                 ? "access token was not issued by this server (its signature does not verify "
-                   "with the emulator key)"
-                 : e.message);
-        return 0;
+    int64_t now = srv_now(s);
+    unsigned char th[32];
+    EVP_Digest(tok, strlen(tok), th, NULL, EVP_sha256(), NULL);
+    srv_at_entry *at = srv_at_get(s, th);
+    if (at && (now >= at->exp || (at->has_nbf && at->nbf > now + (int64_t)s->o.leeway))) {
+        /* Verified once but not valid now: the full check says why. */
+        srv_at_release(at);
+        at = NULL;
     }
-    json_t *c = json_loads(payload, JSON_REJECT_DUPLICATES, NULL);
-    free(payload);
-    int64_t exp = 0, nbf = 0, now = srv_now(s);
-    const char *iss = c ? json_string_value(json_object_get(c, "iss")) : NULL;
-    const char *aud = c ? json_string_value(json_object_get(c, "aud")) : NULL;
-    const char *sub = c ? json_string_value(json_object_get(c, "sub")) : NULL;
-    const char *cnf = c ? json_string_value(json_object_get(c, "cnf")) : NULL;
-    int ok = 0;
-    if (!c || !json_is_object(c))
-        deny(rs, 401, "invalid_token", "Invalid Access Token", "access token claims are not JSON");
-    else if (!iss || strcmp(iss, s->issuer) != 0)
-        deny(rs, 401, "invalid_token", "Invalid Access Token",
-             "access token issuer is not %s", s->issuer);
-    else if (!aud || !sub || strcmp(aud, sub) != 0 || strlen(aud) >= sizeof who->client_id)
-        deny(rs, 401, "invalid_token", "Invalid Access Token",
-             "access token audience must be the client id (aud = sub)");
-    else if (!int_claim(c, "exp", &exp))
-        deny(rs, 401, "invalid_token", "Invalid Access Token", "access token has no integer exp");
-    else if (now >= exp)
-        deny(rs, 401, "invalid_token", "Invalid Access Token",
-             "access token expired %lld s ago; get a new one from /oauth2/v2/tokens",
-             (long long)(now - exp));
-    else if (int_claim(c, "nbf", &nbf) && nbf > now + (int64_t)s->o.leeway)
-        deny(rs, 401, "invalid_token", "Invalid Access Token",
-             "access token is not valid for another %lld s (nbf)", (long long)(nbf - now));
-    else if (!cnf)
-        deny(rs, 401, "invalid_token", "Invalid Access Token",
-             "this is not an access token (no cnf key binding; an ID token?)");
-    else
-        ok = 1;
-    if (!ok) {
-        json_decref(c);
+    if (!at && !(at = verify_access_token(s, tok, th, now, rs)))
         return 0;
-    }
-    store_app app = {0};
-    int found = store_app_find(s, aud, 1, &app);
+    store_app app;
+    int reg = 0, sub_ok = 0;
+    int found = store_app_auth(s, at->client_id, at->fp_hex, CONNECTIVITY, &app, &reg, &sub_ok);
     if (found != 1) {
-        json_decref(c);
+        srv_at_release(at);
         if (found < 0)
             srv_error(rs, 500, NULL, "database error");
         else
@@ -176,35 +228,19 @@ int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv
                  "the application this access token was issued to no longer exists");
         return 0;
     }
-    taap_key *key = NULL;
-    rc = taap_key_load_public(cnf, strlen(cnf), &key, &e);
-    json_decref(c);
-    if (rc != TAAP_OK) {
+    if (!reg) {
         deny(rs, 401, "invalid_token", "Invalid Access Token",
-             "access token cnf is not a usable public key: %s", e.message);
+             "the key bound to this access token (key id %s) is no longer registered for "
+             "application '%s'",
+             at->kid, app.name);
+        srv_at_release(at);
         return 0;
     }
-    unsigned char fp[32];
-    char fp_hex[65], kid[17];
-    taap_key_fingerprint(key, fp);
-    srv_hex(fp, 32, fp_hex);
-    srv_key_id(fp, kid);
-    int reg = store_app_has_fingerprint(s, app.id, fp_hex);
-    if (reg != 1) {
-        taap_key_free(key);
-        if (reg < 0)
-            srv_error(rs, 500, NULL, "database error");
-        else
-            deny(rs, 401, "invalid_token", "Invalid Access Token",
-                 "the key bound to this access token (key id %s) is no longer registered for "
-                 "application '%s'",
-                 kid, app.name);
-        return 0;
-    }
+    const taap_key *key = at->key;
     const char *pop = NULL;
     size_t np = srv_header(rq, "X-Authorization", &pop);
     if (np != 1) {
-        taap_key_free(key);
+        srv_at_release(at);
         deny(rs, 400, "invalid_request", "Bad Request", "%s",
              np ? "more than one X-Authorization header"
                 : "X-Authorization header (the PoP token) is missing");
@@ -229,21 +265,17 @@ int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv
                         {rq->body_len ? TAAP_BODY_MEMORY : TAAP_BODY_NONE, rq->body,
                          (int64_t)rq->body_len, NULL, NULL, NULL}};
     taap_error verr = TAAP_ERROR_INIT;
-    rc = taap_verify(pop, strlen(pop), key, &req, &cfg, NULL, &verr);
-    taap_key_free(key);
+    taap_code rc = taap_verify(pop, strlen(pop), key, &req, &cfg, NULL, &verr);
+    srv_at_release(at);
     if (rc != TAAP_OK) {
         deny(rs, 401, "invalid_token", "Invalid PoP Token", "%s: PoP token rejected: %s",
              taap_code_name(rc), verr.message[0] ? verr.message : taap_strerror(rc));
         return 0;
     }
-    int sub_ok = store_app_subscribed(s, app.id, CONNECTIVITY);
-    if (sub_ok != 1) {
-        if (sub_ok < 0)
-            srv_error(rs, 500, NULL, "database error");
-        else
-            deny(rs, 403, "insufficient_scope", "Access Denied",
-                 "application '%s' is not subscribed to the Connectivity API (%s)", app.name,
-                 CONNECTIVITY);
+    if (!sub_ok) {
+        deny(rs, 403, "insufficient_scope", "Access Denied",
+             "application '%s' is not subscribed to the Connectivity API (%s)", app.name,
+             CONNECTIVITY);
         return 0;
     }
     who->app_id = app.id;

@@ -249,6 +249,7 @@ taap_code taap_serve_app_delete(taap_server *s, const char *ref, taap_error *err
     sqlite3_bind_int64(st, 1, a.id);
     int r = sqlite3_step(st);
     sqlite3_reset(st);
+    srv_at_clear(s); /* its access tokens are dead: forget they were verified */
     return r == SQLITE_DONE ? TAAP_OK : db_fail(s, err, "deleting the application");
 }
 
@@ -308,6 +309,7 @@ taap_code taap_serve_app_unsubscribe(taap_server *s, const char *ref, const char
     int r = sqlite3_step(st);
     int changed = sqlite3_changes(store_db(s));
     sqlite3_reset(st);
+    srv_at_clear(s);
     if (r != SQLITE_DONE)
         return db_fail(s, err, "unsubscribing");
     if (!changed)
@@ -498,6 +500,7 @@ taap_code taap_serve_key_delete(taap_server *s, const char *ref, const char *key
     int r = sqlite3_step(st);
     int changed = sqlite3_changes(store_db(s));
     sqlite3_reset(st);
+    srv_at_clear(s); /* tokens bound to this key (cnf) must not pass any more */
     if (r != SQLITE_DONE)
         return db_fail(s, err, "deleting the key");
     if (!changed)

@@ -4,6 +4,7 @@
  * call the handler. Patterns match the RAW path (percent-escapes are never
  * decoded before matching, so "%2F" cannot smuggle a separator).
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,8 @@
 #define KB 1024
 static void h_healthz(taap_server *s, const srv_request *rq, const srv_principal *who,
                       srv_response *rs);
+static void h_sink(taap_server *s, const srv_request *rq, const srv_principal *who,
+                   srv_response *rs);
 
 static const srv_route routes[] = {
     {"GET", "/healthz", h_healthz, SRV_AUTH_NONE, 0},
@@ -37,6 +40,9 @@ static const srv_route routes[] = {
      0},
     {"POST", "/devedge/v1/kits", h_admin_kits_post, SRV_AUTH_ADMIN, 4 * KB},
     {"GET", "/devedge/v1/devices", h_admin_devices_get, SRV_AUTH_ADMIN, 0},
+    /* Only with taap_serve_options.testing_sink: the body is streamed (hashed
+     * and counted, never buffered), any size. */
+    {"POST", "/testing/v1/sink", h_sink, SRV_AUTH_NONE, SIZE_MAX},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -54,6 +60,27 @@ static void h_healthz(taap_server *s, const srv_request *rq, const srv_principal
         return;
     }
     srv_json(rs, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* The testing sink (taap_serve_options.testing_sink): what arrived, never
+ * what it said. A body handed over whole (the raw transport) is hashed here. */
+static void h_sink(taap_server *s, const srv_request *rq, const srv_principal *who,
+                   srv_response *rs)
+{
+    (void)s;
+    (void)who;
+    unsigned char d[32];
+    uint64_t n = rq->streamed_len;
+    if (rq->streamed) {
+        memcpy(d, rq->streamed_sha256, sizeof d);
+    } else {
+        n = rq->body_len;
+        EVP_Digest(rq->body ? (const void *)rq->body : "", rq->body_len, d, NULL, EVP_sha256(),
+                   NULL);
+    }
+    char hex[65];
+    srv_hex(d, sizeof d, hex);
+    srv_json(rs, 200, json_pack("{s:I, s:s}", "bytes", (json_int_t)n, "sha256", hex));
 }
 
 /*
@@ -96,19 +123,36 @@ no:
     return 0;
 }
 
-size_t srv_body_limit(taap_server *s, const char *method, const char *raw_path)
+/* The route for method+path (skipping a disabled testing sink), or NULL. */
+static const srv_route *find_route(taap_server *s, const char *method, const char *raw_path)
 {
     for (size_t i = 0; i < N_ROUTES; i++) {
         char *params[SRV_MAX_PARAMS] = {0};
-        if (strcmp(routes[i].method, method) != 0 || !match(routes[i].pattern, raw_path, params))
+        if ((routes[i].handler == h_sink && !s->o.testing_sink) ||
+            strcmp(routes[i].method, method) != 0 || !match(routes[i].pattern, raw_path, params))
             continue;
         for (size_t j = 0; j < SRV_MAX_PARAMS; j++)
             free(params[j]);
-        size_t lim = routes[i].body_limit;
-        return lim < s->o.max_body_bytes ? lim : s->o.max_body_bytes;
+        return &routes[i];
     }
+    return NULL;
+}
+
+size_t srv_body_limit(taap_server *s, const char *method, const char *raw_path)
+{
+    const srv_route *r = find_route(s, method, raw_path);
     /* Unknown route: accept nothing; the dispatcher answers 404/405. */
-    return 0;
+    if (!r)
+        return 0;
+    if (r->handler == h_sink)
+        return SIZE_MAX; /* streamed, never buffered */
+    return r->body_limit < s->o.max_body_bytes ? r->body_limit : s->o.max_body_bytes;
+}
+
+int srv_is_sink(taap_server *s, const char *method, const char *raw_path)
+{
+    const srv_route *r = find_route(s, method, raw_path);
+    return r && r->handler == h_sink;
 }
 
 static int admin_ok(taap_server *s, const srv_request *rq, srv_response *rs)
@@ -152,7 +196,8 @@ void srv_dispatch(taap_server *s, srv_request *rq, srv_response *rs)
     char allow[128] = "";
     for (size_t i = 0; i < N_ROUTES; i++) {
         char *params[SRV_MAX_PARAMS] = {0};
-        if (!match(routes[i].pattern, rq->path, params))
+        if ((routes[i].handler == h_sink && !s->o.testing_sink) ||
+            !match(routes[i].pattern, rq->path, params))
             continue;
         if (strcmp(routes[i].method, rq->method) == 0) {
             hit = &routes[i];

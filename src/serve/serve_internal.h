@@ -39,6 +39,11 @@ typedef struct srv_request {
     const unsigned char *body;   /* may be NULL when body_len == 0 */
     size_t body_len;
     char *param[SRV_MAX_PARAMS]; /* captured {name} path segments (raw), set by routes.c */
+    /* The testing sink's body is hashed as it arrives and never kept: then
+     * body is NULL and these say what came. */
+    int streamed;
+    uint64_t streamed_len;
+    unsigned char streamed_sha256[32];
 } srv_request;
 
 typedef struct srv_response {
@@ -96,6 +101,8 @@ typedef struct srv_route {
 /* The largest body any route with this method+path accepts (min with the
  * global limit); used by transports to refuse early with 413. */
 size_t srv_body_limit(taap_server *s, const char *method, const char *raw_path);
+/* 1 when method+path is the testing sink and it is enabled. */
+int srv_is_sink(taap_server *s, const char *method, const char *raw_path);
 
 /* Route, authenticate, handle. Always fills rs. */
 void srv_dispatch(taap_server *s, srv_request *rq, srv_response *rs);
@@ -137,6 +144,36 @@ void h_admin_devices_get(taap_server *s, const srv_request *rq, const srv_princi
  * Returns 1 and fills `who`, or 0 with rs filled with the error. */
 int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv_response *rs);
 
+/* ---- verified access tokens (token_cache.c) ------------------------------- */
+
+#define SRV_AT_SLOTS 4096
+
+/* An access token that passed every check that does not depend on the
+ * clock or the database: signature with the emulator key, issuer, aud = sub,
+ * integer exp, a usable cnf key. Immutable once built; shared by reference. */
+typedef struct srv_at_entry {
+    atomic_int refs;
+    unsigned char hash[32];  /* SHA-256 of the token text */
+    int64_t exp;
+    int64_t nbf;
+    int has_nbf;
+    char client_id[72];      /* aud */
+    taap_key *key;           /* parsed cnf */
+    char fp_hex[65];         /* its fingerprint, as the store keeps it */
+    char kid[17];
+} srv_at_entry;
+
+/* A referenced entry for this token hash, or NULL. srv_at_release() it. */
+srv_at_entry *srv_at_get(taap_server *s, const unsigned char hash[32]);
+/* Drop a reference (NULL-safe); the last one frees the entry and its key. */
+void srv_at_release(srv_at_entry *e);
+/* Read before validating; pass to srv_at_put so a clear in between wins. */
+uint64_t srv_at_generation(taap_server *s);
+/* Insert (the table takes its own reference; the caller keeps its own). */
+void srv_at_put(taap_server *s, srv_at_entry *e, uint64_t generation);
+/* Forget every entry: an application, key or subscription went away. */
+void srv_at_clear(taap_server *s);
+
 /* ---- the server ---------------------------------------------------------- */
 
 #define SRV_SECRET_CACHE 256
@@ -175,6 +212,11 @@ struct taap_server {
     pthread_mutex_t secret_mu;
     unsigned char pepper[32];
     struct { int64_t app_id; unsigned char h[32]; } secret_cache[SRV_SECRET_CACHE];
+
+    /* Verified access tokens (token_cache.c). */
+    pthread_mutex_t at_mu;
+    srv_at_entry *at_slots[SRV_AT_SLOTS];
+    atomic_uint_fast64_t at_generation;
 
     struct MHD_Daemon *mhd;
     unsigned port;
@@ -221,15 +263,18 @@ typedef struct store_app {
 /* Find an app by name or client id (`by_client_id` restricts to client id).
  * Returns 1 found, 0 not found, -1 error. */
 int store_app_find(taap_server *s, const char *ref, int by_client_id, store_app *out);
-/* 1 if subscribed, 0 if not, -1 error. */
-int store_app_subscribed(taap_server *s, int64_t app_id, const char *api);
 
 /* Registered keys of an app, as SPKI PEM strings (malloc'd array of malloc'd
  * strings, *n entries). Free with store_free_strings(). -1 on error. */
 int store_app_keys(taap_server *s, int64_t app_id, char ***pems, size_t *n);
 void store_free_strings(char **v, size_t n);
-/* 1 if the app has a key with this fingerprint (hex), 0 if not, -1 error. */
-int store_app_has_fingerprint(taap_server *s, int64_t app_id, const char *fp_hex);
+/* Everything a resource call needs to know about its application in one
+ * read (one SQLite read transaction instead of three): the app with this
+ * client id (id, account_id, name, client_id filled), whether a key with
+ * fingerprint fp_hex is registered for it, whether it is subscribed to `api`.
+ * Returns 1 found, 0 no such app, -1 error. */
+int store_app_auth(taap_server *s, const char *client_id, const char *fp_hex, const char *api,
+                   store_app *out, int *key_registered, int *subscribed);
 
 /* Subscriptions as a JSON array of strings (new reference). */
 json_t *store_app_subscriptions(taap_server *s, int64_t app_id);

@@ -421,6 +421,7 @@ taap_code taap_serve_open(const taap_serve_options *o, taap_server **out,
     s->o = *o;
     pthread_mutex_init(&s->db_mu, NULL);
     pthread_mutex_init(&s->secret_mu, NULL);
+    pthread_mutex_init(&s->at_mu, NULL);
     s->listen = strdup(o->listen ? o->listen : "127.0.0.1");
     s->port_file = dup_or_null(o->port_file);
     s->now_file = dup_or_null(o->now_file);
@@ -517,6 +518,7 @@ void taap_serve_close(taap_server *s)
     if (!s)
         return;
     taap_serve_stop(s);
+    srv_at_clear(s);
     store_close_all(s);
     remove_temp(s);
     taap_key_free(s->signing_key);
@@ -532,6 +534,7 @@ void taap_serve_close(taap_server *s)
     free_list(s->resource_require, s->o.n_resource_require);
     pthread_mutex_destroy(&s->db_mu);
     pthread_mutex_destroy(&s->secret_mu);
+    pthread_mutex_destroy(&s->at_mu);
     OPENSSL_cleanse(s, sizeof *s);
     free(s);
 }
@@ -552,6 +555,8 @@ typedef struct conn_req {
     unsigned char *body;
     size_t len, cap, limit;
     size_t discarded;
+    EVP_MD_CTX *sink;      /* the testing sink: hash as the body arrives, keep nothing */
+    uint64_t sunk;
 } conn_req;
 
 /* RFC 9112 §3.2.2: a server must accept the absolute form
@@ -650,6 +655,7 @@ static void done_cb(void *cls, struct MHD_Connection *con, void **con_cls,
     log_request(s, r, note);
     free(r->target);
     free(r->body);
+    EVP_MD_CTX_free(r->sink);
     if (r->started)
         atomic_fetch_sub(&s->inflight, 1);
     free(r);
@@ -794,6 +800,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
         char path[8192];
         snprintf(path, sizeof path, "%.*s", (int)strcspn(r->target, "?"), r->target);
         r->limit = srv_body_limit(s, method, path);
+        if (srv_is_sink(s, method, path)) {
+            r->sink = EVP_MD_CTX_new();
+            if (!r->sink || EVP_DigestInit_ex(r->sink, EVP_sha256(), NULL) != 1)
+                return MHD_NO;
+        }
         const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
@@ -813,6 +824,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        if (r->sink) {
+            r->sunk += n;
+            return EVP_DigestUpdate(r->sink, upload_data, n) == 1 ? MHD_YES : MHD_NO;
+        }
         if (r->too_big || r->len + n > r->limit) {
             /* MHD cannot answer in the middle of an upload: drop the body
              * and answer 413 at the end, but do not read more than a few
@@ -861,6 +876,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
     rq.n_headers = hc.n;
     rq.body = r->body;
     rq.body_len = r->len;
+    if (r->sink) {
+        rq.streamed = 1;
+        rq.streamed_len = r->sunk;
+        EVP_DigestFinal_ex(r->sink, rq.streamed_sha256, NULL);
+    }
     srv_dispatch(s, &rq, &rs);
     free(path);
     return queue(con, r, &rs);

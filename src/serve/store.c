@@ -297,28 +297,30 @@ int store_app_find(taap_server *s, const char *ref, int by_client_id, store_app 
     return 1;
 }
 
-int store_app_subscribed(taap_server *s, int64_t app_id, const char *api)
+int store_app_auth(taap_server *s, const char *client_id, const char *fp_hex, const char *api,
+                   store_app *out, int *key_registered, int *subscribed)
 {
-    static const char sql[] = "SELECT 1 FROM subscriptions WHERE app_id = ?1 AND api = ?2";
+    static const char sql[] =
+        "SELECT a.id, a.account_id, a.name, a.client_id,"
+        " EXISTS(SELECT 1 FROM keys k WHERE k.app_id = a.id AND k.fingerprint = ?2),"
+        " EXISTS(SELECT 1 FROM subscriptions u WHERE u.app_id = a.id AND u.api = ?3)"
+        " FROM apps a WHERE a.client_id = ?1";
     sqlite3_stmt *st = store_stmt(s, sql);
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, app_id);
-    sqlite3_bind_text(st, 2, api, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-}
-
-int store_app_has_fingerprint(taap_server *s, int64_t app_id, const char *fp_hex)
-{
-    static const char sql[] = "SELECT 1 FROM keys WHERE app_id = ?1 AND fingerprint = ?2";
-    sqlite3_stmt *st = store_stmt(s, sql);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, app_id);
+    sqlite3_bind_text(st, 1, client_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, fp_hex, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, api, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        out->id = sqlite3_column_int64(st, 0);
+        out->account_id = sqlite3_column_int64(st, 1);
+        copy_text(out->name, sizeof out->name, sqlite3_column_text(st, 2));
+        copy_text(out->client_id, sizeof out->client_id, sqlite3_column_text(st, 3));
+        *key_registered = sqlite3_column_int(st, 4) != 0;
+        *subscribed = sqlite3_column_int(st, 5) != 0;
+    }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }

@@ -73,6 +73,11 @@ typedef struct taap_serve_options {
     const char *now_file;
     FILE *access_log;              /* one line per request; NULL = no access log */
     FILE *log;                     /* server diagnostics (startup, daemon errors); NULL = none */
+    /* Testing only (benchmarks): 1 = also serve POST /testing/v1/sink, which
+     * takes a body of any size without authentication, keeps none of it
+     * (hashes and counts it as it arrives) and answers
+     * {"bytes":N,"sha256":"<hex>"}. Off by default; no command-line flag. */
+    int testing_sink;
 } taap_serve_options;
 
 void taap_serve_options_init(taap_serve_options *o);
