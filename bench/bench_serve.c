@@ -893,9 +893,13 @@ static void bench_stream(const args *a)
     printf("%-34s %10.2f\n", "wall seconds", wall);
     printf("%-34s %10.1f\n", "MiB/s", (double)a->size / wall / 1048576.0);
     printf("%-34s %10ld  (limit 32768)\n", "taap call peak RSS (KiB)", ru.ru_maxrss);
+    struct rusage me;
+    getrusage(RUSAGE_SELF, &me);
+    printf("%-34s %10ld  (the sink hashes and drops the body)\n",
+           "emulator (this process) peak RSS", me.ru_maxrss);
     printf("RESULT bench=stream bytes=%lld received=%lld sha256=%s exit=%d peak_rss_kib=%ld "
-           "limit_kib=32768 seconds=%.2f verdict=%s\n",
-           a->size, got, sha_ok ? "match" : "differs", ok ? 0 : 1, ru.ru_maxrss, wall,
+           "limit_kib=32768 server_rss_kib=%ld seconds=%.2f verdict=%s\n",
+           a->size, got, sha_ok ? "match" : "differs", ok ? 0 : 1, ru.ru_maxrss, me.ru_maxrss, wall,
            ok && sha_ok && got == a->size && ru.ru_maxrss < 32768 ? "PASS" : "FAIL");
     if (!ok && resp)
         printf("response: %.300s\n", resp);

@@ -16,12 +16,16 @@
 #   BENCH_ONESHOT_RUNS  one-shot process runs per command (default 30)
 #   BENCH_KEY           RSA-2048 private key PEM (default tests/data/keys/rsa2048.pkcs8.pem,
 #                       else a fresh key made with taap_key_generate)
+#   BENCH_SERVE_REQUESTS  measured requests for serve_throughput (default 40000;
+#                       each is a PoP pre-signed before the clock starts)
+#   BENCH_SERVE_THREADS taap serve --threads for serve_throughput (default 2 = nproc here)
+#   BENCH_STREAM_BYTES  upload size for call_stream (default 1073741824, a sparse file)
 #   BENCH_ONLY          space-separated subset of BENCHMARKS to run
 #   BENCH_OUT           also write the whole output to this file
 #                       (default BUILD_DIR/bench-results.txt)
 set -u
 
-BENCHMARKS="pop_rates pop_oneshot"
+BENCHMARKS="pop_rates pop_oneshot serve_throughput call_stream"
 
 usage() {
   echo "usage: sh bench/run.sh BUILD_DIR   (see the comments at the top for the environment)" >&2
@@ -109,6 +113,29 @@ bench_pop_oneshot() {
   fi
   "$BENCH_BIN/bench_pop" oneshot --label oneshot -- "$@" \
     -- openssl dgst -sha256 -sign "$KEY" -out /dev/null "$body"
+}
+
+# The emulator under load: authenticated GET /iot-connectivity/v1/devices/{iccid}
+# with unique pre-signed PoPs over 32 keep-alive connections, against the
+# single-thread in-process verify rate taken next to each round (issue 3 §7).
+bench_serve_throughput() {
+  say "== taap serve: authenticated device GETs under load (bench_serve) =="
+  need_bin serve_throughput "$BENCH_BIN/bench_serve" || return 0
+  need_bin serve_throughput "$BUILD/taap" || return 0
+  "$BENCH_BIN/bench_serve" throughput --taap "$BUILD/taap" --key "$KEY" \
+    --requests "${BENCH_SERVE_REQUESTS:-40000}" --server-threads "${BENCH_SERVE_THREADS:-$(nproc)}" \
+    --connections 32
+}
+
+# `taap call --data-binary @FILE` with a 1 GiB sparse file: the client's peak
+# RSS must stay under 32 MiB (SPEC §8); the emulator's testing sink counts
+# and hashes what arrives.
+bench_call_stream() {
+  say "== taap call, streamed upload (bench_serve stream) =="
+  need_bin call_stream "$BENCH_BIN/bench_serve" || return 0
+  need_bin call_stream "$BUILD/taap" || return 0
+  "$BENCH_BIN/bench_serve" stream --taap "$BUILD/taap" --key "$KEY" \
+    --size "${BENCH_STREAM_BYTES:-1073741824}"
 }
 
 # ---- driver -----------------------------------------------------------------
