@@ -644,12 +644,7 @@ taap_code taap_collection_load(const char *path, taap_collection **out, taap_err
         return rc;
     rc = taap_collection_parse(buf, len, out, err);
     free(buf);
-    if (rc != TAAP_OK && err) {
-        char tmp[TAAP_ERROR_MESSAGE_MAX];
-        snprintf(tmp, sizeof tmp, "%s", err->message);
-        taap_fail(err, rc, "%s: %s", path, tmp);
-    }
-    return rc;
+    return rc == TAAP_OK ? rc : pm_err_prefix(err, rc, path);
 }
 
 const pm_auth *pm_item_auth(const pm_item *it)

@@ -430,10 +430,5 @@ taap_code taap_iterdata_load(const char *path, taap_iterdata **out, taap_error *
         return rc;
     rc = taap_iterdata_parse(buf, len, out, err);
     free(buf);
-    if (rc != TAAP_OK && err) {
-        char tmp[TAAP_ERROR_MESSAGE_MAX];
-        snprintf(tmp, sizeof tmp, "%s", err->message);
-        taap_fail(err, rc, "%s: %s", path, tmp);
-    }
-    return rc;
+    return rc == TAAP_OK ? rc : pm_err_prefix(err, rc, path);
 }

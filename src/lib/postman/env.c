@@ -208,12 +208,7 @@ taap_code taap_varset_load(const char *path, taap_varset **out, taap_error *err)
         return rc;
     rc = taap_varset_parse(buf, len, out, err);
     taap_free_secret(buf, len); /* environments hold client secrets and keys */
-    if (rc != TAAP_OK && err) {
-        char tmp[TAAP_ERROR_MESSAGE_MAX];
-        snprintf(tmp, sizeof tmp, "%s", err->message);
-        taap_fail(err, rc, "%s: %s", path, tmp);
-    }
-    return rc;
+    return rc == TAAP_OK ? rc : pm_err_prefix(err, rc, path);
 }
 
 taap_code taap_varset_dump(const taap_varset *v, char **json, taap_error *err)

@@ -43,6 +43,9 @@ void pm_scope_clear(pm_scope *s);
 
 /* Replace control characters in err->message (one-line messages). */
 void pm_err_oneline(taap_error *err);
+/* Prefix err->message (NULL-safe) with "`what`: " (the file a _load read);
+ * returns rc. */
+taap_code pm_err_prefix(taap_error *err, taap_code rc, const char *what);
 
 /* JSON value → string the way JavaScript's String() would (malloc'd). */
 char *pm_json_to_string(const json_t *v);

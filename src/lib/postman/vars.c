@@ -147,6 +147,15 @@ void pm_err_oneline(taap_error *err)
             *p = ' ';
 }
 
+taap_code pm_err_prefix(taap_error *err, taap_code rc, const char *what)
+{
+    if (!err)
+        return rc;
+    char tmp[TAAP_ERROR_MESSAGE_MAX];
+    snprintf(tmp, sizeof tmp, "%s", err->message);
+    return taap_fail(err, rc, "%s: %s", what, tmp);
+}
+
 /* ---- scopes ---------------------------------------------------------------- */
 
 const pm_var *pm_scope_find(const pm_scope *s, const char *key)
