@@ -236,12 +236,9 @@ static int load_key(cli_client_opts *o, taap_key **key)
     }
     cli_key_options ko;
     memset(&ko, 0, sizeof ko);
-    if (is_pem) {
-        char what[64];
-        snprintf(what, sizeof what, "private key (%s)", taap_origin_name(origin));
-        return cli_load_private_key_mem(k, strlen(k), what, &ko, key);
-    }
-    return cli_load_private_key(k, &ko, key);
+    char what[64];
+    snprintf(what, sizeof what, "private key (%s)", taap_origin_name(origin));
+    return cli_load_private_key_spec(k, what, &ko, key);
 }
 
 int cli_client_make(cli_client_opts *o, taap_client **out)

@@ -332,5 +332,35 @@ int cli_load_private_key(const char *path, const cli_key_options *opt, taap_key 
 int cli_load_private_key_mem(const void *data, size_t len, const char *what,
                              const cli_key_options *opt, taap_key **out)
 {
-    return load_common(NULL, data, len, what ? what : "the private key", opt, out);
+    /* .env files and CI secrets often hold the PEM with literal "\n"
+     * escapes instead of line breaks (a PEM never holds a backslash): turn
+     * them back into newlines. */
+    const char *in = data;
+    char *pem = malloc(len + 1);
+    if (!pem) {
+        *out = NULL;
+        cli_errorf("out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (in[i] == '\\' && i + 1 < len && in[i + 1] == 'n') {
+            pem[m++] = '\n';
+            i++;
+        } else {
+            pem[m++] = in[i];
+        }
+    }
+    int rc = load_common(NULL, pem, m, what ? what : "the private key", opt, out);
+    OPENSSL_cleanse(pem, len + 1);
+    free(pem);
+    return rc;
+}
+
+int cli_load_private_key_spec(const char *spec, const char *what, const cli_key_options *opt,
+                              taap_key **out)
+{
+    if (strstr(spec, "-----BEGIN"))
+        return cli_load_private_key_mem(spec, strlen(spec), what, opt, out);
+    return cli_load_private_key(spec, opt, out);
 }

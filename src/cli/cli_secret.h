@@ -105,9 +105,20 @@ int cli_load_private_key(const char *path, const cli_key_options *opt, taap_key 
  * cli_load_private_key_mem — the same for a key held in memory (a PEM in
  * an environment variable or a Postman environment). `what` names it in
  * messages and the prompt ("TAAP_PRIVATE_KEY", "environment privateKey").
+ * Literal "\n" escapes (.env files, CI secrets) count as line breaks.
  * No file-mode warning.
  */
 int cli_load_private_key_mem(const void *data, size_t len, const char *what,
                              const cli_key_options *opt, taap_key **out);
+
+/*
+ * cli_load_private_key_spec — a key setting that holds either a file name
+ * or the PEM text itself (TAAP_PRIVATE_KEY, a profile's private_key, a
+ * Postman environment's privateKey): text containing "-----BEGIN" is the
+ * PEM (cli_load_private_key_mem, named `what`), anything else a path
+ * (cli_load_private_key). Returns as cli_load_private_key.
+ */
+int cli_load_private_key_spec(const char *spec, const char *what, const cli_key_options *opt,
+                              taap_key **out);
 
 #endif

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/crypto.h>
 
 #include "cli.h"
 #include "cli_request.h"
@@ -115,28 +114,7 @@ static int load_key(const pop_opts *o, taap_key **key)
                    "(make one with `taap keygen`)");
         return CLI_EXIT_USAGE;
     }
-    if (strncmp(env, "-----BEGIN", 10) != 0)
-        return cli_load_private_key(env, &ko, key);
-    /* .env files and CI secrets often hold the PEM with literal "\n"
-     * escapes instead of line breaks: turn them back into newlines. */
-    size_t n = strlen(env), m = 0;
-    char *pem = malloc(n + 1);
-    if (!pem) {
-        cli_errorf("out of memory");
-        return CLI_EXIT_FAIL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (env[i] == '\\' && env[i + 1] == 'n') {
-            pem[m++] = '\n';
-            i++;
-        } else {
-            pem[m++] = env[i];
-        }
-    }
-    int rc = cli_load_private_key_mem(pem, m, "TAAP_PRIVATE_KEY", &ko, key);
-    OPENSSL_cleanse(pem, n + 1);
-    free(pem);
-    return rc;
+    return cli_load_private_key_spec(env, "TAAP_PRIVATE_KEY", &ko, key);
 }
 
 static int print_json(const char *token, const taap_pop_info *info)

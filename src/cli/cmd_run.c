@@ -506,10 +506,7 @@ int cmd_run(int argc, char **argv)
             goto out;
         }
     } else if (envkey && *envkey) {
-        int kr = strstr(envkey, "-----BEGIN")
-                     ? cli_load_private_key_mem(envkey, strlen(envkey), "TAAP_PRIVATE_KEY", &ko,
-                                                &key)
-                     : cli_load_private_key(envkey, &ko, &key);
+        int kr = cli_load_private_key_spec(envkey, "TAAP_PRIVATE_KEY", &ko, &key);
         if (kr) {
             rc = CLI_EXIT_USAGE;
             goto out;

@@ -99,6 +99,10 @@ check_rc "--secret-file" $? 0
 TAAP_BASE_URL="$BASE" TAAP_CLIENT_ID="$CLIENT_ID" TAAP_CLIENT_SECRET="$SECRET" TAAP_PRIVATE_KEY="$(cat "$KEY")" \
   $TAAP token --json >"$tmp/out" 2>"$tmp/err"
 check_rc "all from the environment (PEM in TAAP_PRIVATE_KEY)" $? 0
+# .env files and CI secrets hold the PEM with literal \n escapes (as `taap pop` takes it).
+TAAP_BASE_URL="$BASE" TAAP_CLIENT_ID="$CLIENT_ID" TAAP_CLIENT_SECRET="$SECRET" \
+  TAAP_PRIVATE_KEY="$(awk '{printf "%s\\n", $0}' "$KEY")" $TAAP token --no-cache --force-refresh >"$tmp/out" 2>"$tmp/err"
+check_rc "PEM with \\n escapes in TAAP_PRIVATE_KEY" $? 0
 $TAAP token --base-url http://127.0.0.1:1 --client-id x --secret-env TEST_SECRET --key "$KEY" >"$tmp/out" 2>"$tmp/err"
 check_rc "unreachable token endpoint" $? 50
 $TAAP token $C --bogus >"$tmp/out" 2>"$tmp/err"
