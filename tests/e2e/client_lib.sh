@@ -7,7 +7,7 @@ command -v curl >/dev/null || { echo "SKIP: no curl command"; exit 77; }
 command -v openssl >/dev/null || { echo "SKIP: no openssl command"; exit 77; }
 command -v jq >/dev/null || { echo "SKIP: no jq command"; exit 77; }
 
-tmp=$(mktemp -d)
+. "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"
 EMU_PID=
 cleanup() {
   if [ -n "$EMU_PID" ]; then kill "$EMU_PID" 2>/dev/null; wait "$EMU_PID" 2>/dev/null; fi
@@ -19,14 +19,6 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 unset TAAP_BASE_URL TAAP_CLIENT_ID TAAP_CLIENT_SECRET TAAP_PRIVATE_KEY TAAP_PROFILE TAAP_TOKEN_PATH
 export XDG_CACHE_HOME="$tmp/cache" XDG_CONFIG_HOME="$tmp/config"
 
-fail=0
-n=0
-ok() { n=$((n + 1)); }
-bad() { echo "FAIL: $*"; fail=1; }
-check_eq() { if [ "$2" == "$3" ]; then ok; else bad "$1: got '$2', want '$3'"; fi; }
-check_rc() { if [ "$2" -eq "$3" ]; then ok; else bad "$1: exit $2, want $3 ($(head -c 400 "$tmp/err" 2>/dev/null))"; fi; }
-check_grep() { if grep -q -- "$2" "$3"; then ok; else bad "$1: '$2' not in $(head -c 400 "$3")"; fi; }
-check_nogrep() { if grep -q -F -- "$2" "$3"; then bad "$1: found '$2' in $3"; else ok; fi; }
 finish() {
   if [ "$fail" -ne 0 ]; then echo "serve log tail:"; tail -5 "$tmp/serve.log" 2>/dev/null; exit 1; fi
   echo "ok: $n checks"; exit 0

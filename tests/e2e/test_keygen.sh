@@ -6,21 +6,7 @@ set -u
 TAAP=${TAAP_BIN:?TAAP_BIN must be set}
 command -v openssl >/dev/null || { echo "SKIP: no openssl command"; exit 77; }
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-n=0
-ok() { n=$((n + 1)); }
-bad() { echo "FAIL: $*"; fail=1; }
-check_eq() { # name got want
-  if [ "$2" == "$3" ]; then ok; else bad "$1: got '$2', want '$3'"; fi
-}
-check_rc() { # name got want
-  if [ "$2" -eq "$3" ]; then ok; else bad "$1: exit $2, want $3 ($(head -c 300 "$tmp/err"))"; fi
-}
-check_grep() { # name pattern file
-  if grep -q -- "$2" "$3"; then ok; else bad "$1: '$2' not in $(head -c 300 "$3")"; fi
-}
+. "$(dirname "$0")/check_lib.sh"
 mode_of() { stat -c %a "$1"; }
 # No controlling terminal, so a prompt can never block the test.
 detached() { if command -v setsid >/dev/null; then setsid -w "$@"; else "$@"; fi; }

@@ -8,21 +8,7 @@ TAAP=${TAAP_BIN:?TAAP_BIN must be set}
 DATA=${TAAP_TEST_DATA:?TAAP_TEST_DATA must be set}
 command -v openssl >/dev/null || { echo "SKIP: no openssl command"; exit 77; }
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-n=0
-ok() { n=$((n + 1)); }
-bad() { echo "FAIL: $*"; fail=1; }
-check_eq() { # name got want
-  if [ "$2" == "$3" ]; then ok; else bad "$1: got '$2', want '$3'"; fi
-}
-check_rc() { # name got want
-  if [ "$2" -eq "$3" ]; then ok; else bad "$1: exit $2, want $3 ($(head -c 300 "$tmp/err"))"; fi
-}
-check_grep() { # name pattern file
-  if grep -q -- "$2" "$3"; then ok; else bad "$1: '$2' not in $(head -c 300 "$3")"; fi
-}
+. "$(dirname "$0")/check_lib.sh"
 
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
 b64url_dec() {
