@@ -94,17 +94,7 @@ static int run(char **out, char **err, const char *first, ...)
         argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
-    char *o = NULL, *e = NULL;
-    int rc = tu_run((char *const *)argv, NULL, &o, &e);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    return rc;
+    return tu_run((char *const *)argv, NULL, out, err);
 }
 
 static json_t *load_json(const char *path)
@@ -115,14 +105,6 @@ static json_t *load_json(const char *path)
         fprintf(stderr, "%s: %s\n", path, je.text);
     assert_non_null(j);
     return j;
-}
-
-static size_t count(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
 }
 
 static json_t *executions(json_t *report)
@@ -207,7 +189,7 @@ static void test_quickstart_green(void **state)
     snprintf(pemvar, sizeof pemvar, "privateKey=%s", pem_text);
     rc = run(&out, NULL, coll, "-e", envf, "--env-var", pemvar, NULL);
     assert_int_equal(rc, 0);
-    assert_int_equal(count(out, "✓"), 2);
+    assert_int_equal(tu_count(out, "✓"), 2);
     free(out);
 }
 
@@ -267,7 +249,7 @@ static void test_folder_and_refresh_after_401(void **state)
     rc = run(&out, NULL, coll, "-e", envf, "--key", keyf, "--folder", "1-PoP_Token_Creation/OAuth 2.0",
              NULL);
     assert_int_equal(rc, 0);
-    assert_int_equal(count(out, "✓"), 1);
+    assert_int_equal(tu_count(out, "✓"), 1);
     free(out);
     char *err;
     rc = run(NULL, &err, coll, "-e", envf, "--key", keyf, "--folder", "Nope", NULL);
@@ -313,7 +295,7 @@ static void test_bail_and_exit_codes(void **state)
     /* without --bail all three rows run; one fails */
     rc = run(&out, NULL, coll, "-e", envf, "--key", keyf, "-d", csv, NULL);
     assert_int_equal(rc, 1);
-    assert_int_equal(count(out, "✓ Connectivity"), 2);
+    assert_int_equal(tu_count(out, "✓ Connectivity"), 2);
     free(out);
     /* --expect-status overrides the script's 200 */
     rc = run(NULL, NULL, coll, "-e", envf, "--key", keyf, "--expect-status", "201,4xx", NULL);
@@ -348,9 +330,9 @@ static void test_reporters_redacted(void **state)
     char *jt = tu_read(js, NULL), *xt = tu_read(xml, NULL);
     json_t *r = load_json(js);
     json_decref(r);
-    assert_int_equal(count(xt, "<testcase "), 2);
-    assert_int_equal(count(xt, "<testsuite "), 2);
-    assert_int_equal(count(xt, "</testsuites>"), 1);
+    assert_int_equal(tu_count(xt, "<testcase "), 2);
+    assert_int_equal(tu_count(xt, "<testsuite "), 2);
+    assert_int_equal(tu_count(xt, "</testsuites>"), 1);
     assert_non_null(strstr(xt, "status 200"));
     /* nothing secret in any output: tokens, the client secret, the key */
     const char *texts[] = {jt, xt, out, err};
@@ -438,7 +420,7 @@ static void test_strict_vars(void **state)
     char *out, *err;
     int rc = run(&out, &err, c, "-n", "2", NULL);
     assert_int_equal(rc, 0); /* sent verbatim, one warning */
-    assert_int_equal(count(err, "unresolved variable {{traceId}}"), 1);
+    assert_int_equal(tu_count(err, "unresolved variable {{traceId}}"), 1);
     free(out);
     free(err);
     rc = run(&out, &err, c, "--strict-vars", NULL);

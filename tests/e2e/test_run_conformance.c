@@ -210,25 +210,7 @@ static int run(char **out, char **err, const char *coll, ...)
         argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
-    char *o = NULL, *e = NULL;
-    int rc = tu_run((char *const *)argv, NULL, &o, &e);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    return rc;
-}
-
-static size_t count(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
+    return tu_run((char *const *)argv, NULL, out, err);
 }
 
 static const echo_req *req(int i)
@@ -279,7 +261,7 @@ static void test_apikey(void **state)
     assert_int_equal(run(NULL, NULL, fixture("schemas--apikeyAuthTest.postman_collection.json"), NULL), 0);
     assert_string_equal(req(0)->method, "GET");
     assert_string_equal(req(0)->target, "/get");
-    assert_int_equal(count(req(0)->head, "\r\ntoken: "), 1); /* replaced, not added twice */
+    assert_int_equal(tu_count(req(0)->head, "\r\ntoken: "), 1); /* replaced, not added twice */
     assert_non_null(strstr(req(0)->head, "\r\ntoken: wkjehbxoqnunc2k3\r\n"));
     assert_int_equal(req(0)->body_len, 0);
 }
@@ -294,7 +276,7 @@ static void test_request_structure(void **state)
     /* {{beta}} unresolved: sent verbatim (encoded), one warning; :gamma
      * substituted; the fragment is not sent; a GET body is pruned */
     assert_string_equal(req(0)->target, "/alpha/%7B%7Bbeta%7D%7D/radiation?foo=bar");
-    assert_int_equal(count(err, "unresolved variable {{beta}}"), 1);
+    assert_int_equal(tu_count(err, "unresolved variable {{beta}}"), 1);
     assert_non_null(strstr(req(0)->head, "\r\nContent-Type: application/json; charset=utf8\r\n"));
     assert_non_null(strstr(req(0)->head, "\r\nHost: postman-echo.com:443\r\n"));
     assert_int_equal(req(0)->body_len, 0);

@@ -173,3 +173,11 @@ int tu_run(char *const argv[], const char *input, char **out, char **errout)
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
 }
+
+size_t tu_count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}

@@ -29,4 +29,7 @@ void tu_rmtree(const char *dir);
  */
 int tu_run(char *const argv[], const char *input, char **out, char **errout);
 
+/* How many times `needle` (non-empty) occurs in `hay`, overlaps counted. */
+size_t tu_count(const char *hay, const char *needle);
+
 #endif
