@@ -23,7 +23,7 @@ set(TAAP_FUZZ_SMOKE_fuzz_key_public 3000)
 set(TAAP_FUZZ_SMOKE_fuzz_key_private 1500)
 set(TAAP_FUZZ_SMOKE_fuzz_postman 3000)
 set(TAAP_FUZZ_SMOKE_fuzz_csv 4000)
-set(TAAP_FUZZ_SMOKE_fuzz_vars 3000)
+set(TAAP_FUZZ_SMOKE_fuzz_vars 1500)
 set(TAAP_FUZZ_SMOKE_fuzz_serve 2000)
 
 # taap_fuzz_enabled(<target> <out-var>): TRUE when the target's source and
