@@ -81,6 +81,7 @@ void cli_print_help(const cli_command *cmd, FILE *out)
     fputs(cmd->help, out);
 }
 
+__attribute__((format(printf, 2, 0)))
 static void vmsg(const char *kind, const char *fmt, va_list ap)
 {
     fprintf(stderr, "%s: %s", cli_progname, kind);
