@@ -89,7 +89,8 @@ TAAP_API const char *taap_http_response_header(const taap_http_response *resp,
  * req->target must be a full http:// or https:// URL. The method is sent as
  * given. Headers are sent as given and in order; libcurl adds Host,
  * Content-Length (or Transfer-Encoding: chunked for a callback body of
- * unknown length) and a match-anything Accept; "Expect: 100-continue" is suppressed.
+ * unknown length) and a match-anything Accept; "Expect: 100-continue" is suppressed,
+ * and a body without a Content-Type header goes without one (never curl's form type).
  * A TAAP_BODY_FILE body is read from its path while sending; a
  * TAAP_BODY_CALLBACK body from its callback (so it can be sent only once).
  *

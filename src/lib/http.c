@@ -416,6 +416,18 @@ taap_code taap_http_perform(const taap_request *req, const taap_http_options *op
         goto done;
     }
     hdrs = nh;
+    /* Sent as given: a body without a Content-Type header goes without one
+     * (libcurl would invent application/x-www-form-urlencoded for a POST). */
+    int has_ct = 0;
+    for (size_t i = 0; i < req->n_headers; i++)
+        has_ct |= taap_ascii_casecmp(req->headers[i].name, "Content-Type") == 0;
+    if (!has_ct) {
+        if (!(nh = curl_slist_append(hdrs, "Content-Type:"))) {
+            rc = taap_fail(err, TAAP_E_NOMEM, "out of memory");
+            goto done;
+        }
+        hdrs = nh;
+    }
     for (size_t i = 0; i < opts->n_connect_to; i++) {
         struct curl_slist *nc = curl_slist_append(cto, opts->connect_to[i]);
         if (!nc) {
