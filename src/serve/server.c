@@ -662,6 +662,7 @@ static void done_cb(void *cls, struct MHD_Connection *con, void **con_cls,
     *con_cls = NULL;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     taap_server *s = cls;
