@@ -25,7 +25,7 @@
 #                       (default BUILD_DIR/bench-results.txt)
 set -u
 
-BENCHMARKS="pop_rates pop_oneshot serve_throughput call_stream"
+BENCHMARKS="pop_rates pop_oneshot serve_throughput call_stream run_collection"
 
 usage() {
   echo "usage: sh bench/run.sh BUILD_DIR   (see the comments at the top for the environment)" >&2
@@ -136,6 +136,16 @@ bench_call_stream() {
   need_bin call_stream "$BUILD/taap" || return 0
   "$BENCH_BIN/bench_serve" stream --taap "$BUILD/taap" --key "$KEY" \
     --size "${BENCH_STREAM_BYTES:-1073741824}"
+}
+
+# `taap run` over the example Postman collection against the emulator, as a
+# ratio to the same-run RS256 sign rate (issue 5); also Newman + jsrsasign when
+# npm can install them (BENCH_NEWMAN=0 skips that part). See
+# bench/collection/README.md.
+bench_run_collection() {
+  say "== taap run over the example collection (bench/run_collection.sh) =="
+  need_bin run_collection "$BUILD/taap" || return 0
+  BENCH_KEY="$KEY" sh "$SRC/bench/run_collection.sh" "$BUILD"
 }
 
 # ---- driver -----------------------------------------------------------------
