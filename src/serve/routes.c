@@ -193,7 +193,7 @@ static int admin_ok(taap_server *s, const srv_request *rq, srv_response *rs)
 void srv_dispatch(taap_server *s, srv_request *rq, srv_response *rs)
 {
     const srv_route *hit = NULL;
-    char allow[128] = "";
+    char allow[sizeof rs->allow] = ""; /* the Allow header it becomes */
     for (size_t i = 0; i < N_ROUTES; i++) {
         char *params[SRV_MAX_PARAMS] = {0};
         if ((routes[i].handler == h_sink && !s->o.testing_sink) ||
