@@ -18,7 +18,9 @@
 #                       else a fresh key made with taap_key_generate)
 #   BENCH_SERVE_REQUESTS  measured requests for serve_throughput (default 40000;
 #                       each is a PoP pre-signed before the clock starts)
-#   BENCH_SERVE_THREADS taap serve --threads for serve_throughput (default 2 = nproc here)
+#   BENCH_SERVE_THREADS taap serve --threads for serve_throughput (default 4, the
+#                       server's own default: with one thread per core, libmicrohttpd
+#                       sometimes lands every connection on one thread)
 #   BENCH_STREAM_BYTES  upload size for call_stream (default 1073741824, a sparse file)
 #   BENCH_ONLY          space-separated subset of BENCHMARKS to run
 #   BENCH_OUT           also write the whole output to this file
@@ -123,7 +125,7 @@ bench_serve_throughput() {
   need_bin serve_throughput "$BENCH_BIN/bench_serve" || return 0
   need_bin serve_throughput "$BUILD/taap" || return 0
   "$BENCH_BIN/bench_serve" throughput --taap "$BUILD/taap" --key "$KEY" \
-    --requests "${BENCH_SERVE_REQUESTS:-40000}" --server-threads "${BENCH_SERVE_THREADS:-$(nproc)}" \
+    --requests "${BENCH_SERVE_REQUESTS:-40000}" --server-threads "${BENCH_SERVE_THREADS:-4}" \
     --connections 32
 }
 

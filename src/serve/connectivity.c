@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -72,17 +73,34 @@ static int int_claim(json_t *j, const char *name, int64_t *out)
     return 1;
 }
 
+/* SHA-256 fetched once: every API call hashes its bearer token (the cache
+ * key), and OpenSSL 3 would otherwise fetch the digest by name each time. */
+static EVP_MD *sha256_fetched;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256_md(void)
+{
+    pthread_once(&sha256_once, fetch_sha256);
+    return sha256_fetched ? sha256_fetched : EVP_sha256();
+}
+
 /*
  * The full access-token check (no cache): RS256 with the emulator key, JSON
  * claims, issuer, aud = sub, exp and nbf against `now`, a cnf that parses as
- * a public key. Returns a referenced cache entry (also inserted into the
- * cache), or NULL with rs filled.
+ * a public key. Returns a referenced entry, not yet cached (the caller
+ * caches it once the database check passed, with *gen read here, before any
+ * check, so a cache clear in between wins), or NULL with rs filled.
  */
 static srv_at_entry *verify_access_token(taap_server *s, const char *tok,
                                          const unsigned char th[32], int64_t now,
-                                         srv_response *rs)
+                                         uint64_t *gen, srv_response *rs)
 {
-    uint64_t gen = srv_at_generation(s);
+    *gen = srv_at_generation(s);
     char *payload = NULL;
     taap_error e = TAAP_ERROR_INIT;
     taap_code rc = taap_jws_verify(s->signing_key, tok, strlen(tok), MAX_ACCESS_TOKEN, NULL,
@@ -152,7 +170,6 @@ static srv_at_entry *verify_access_token(taap_server *s, const char *tok,
     taap_key_fingerprint(at->key, fp);
     srv_hex(fp, 32, at->fp_hex);
     srv_key_id(fp, at->kid);
-    srv_at_put(s, at, gen);
     return at;
 }
 
@@ -207,34 +224,43 @@ int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv
     }
     int64_t now = srv_now(s);
     unsigned char th[32];
-    EVP_Digest(tok, strlen(tok), th, NULL, EVP_sha256(), NULL);
+    EVP_Digest(tok, strlen(tok), th, NULL, sha256_md(), NULL);
     srv_at_entry *at = srv_at_get(s, th);
     if (at && (now >= at->exp || (at->has_nbf && at->nbf > now + (int64_t)s->o.leeway))) {
         /* Verified once but not valid now: the full check says why. */
         srv_at_release(at);
         at = NULL;
     }
-    if (!at && !(at = verify_access_token(s, tok, th, now, rs)))
+    uint64_t gen = 0;
+    int cached = at != NULL;
+    if (!at && !(at = verify_access_token(s, tok, th, now, &gen, rs)))
         return 0;
     store_app app;
-    int reg = 0, sub_ok = 0;
-    int found = store_app_auth(s, at->client_id, at->fp_hex, CONNECTIVITY, &app, &reg, &sub_ok);
-    if (found != 1) {
-        srv_at_release(at);
-        if (found < 0)
-            srv_error(rs, 500, NULL, "database error");
-        else
+    int sub_ok = 1;
+    if (!cached) {
+        int reg = 0;
+        int found = store_app_auth(s, at->client_id, at->fp_hex, CONNECTIVITY, &app, &reg, &sub_ok);
+        if (found != 1) {
+            srv_at_release(at);
+            if (found < 0)
+                srv_error(rs, 500, NULL, "database error");
+            else
+                deny(rs, 401, "invalid_token", "Invalid Access Token",
+                     "the application this access token was issued to no longer exists");
+            return 0;
+        }
+        if (!reg) {
             deny(rs, 401, "invalid_token", "Invalid Access Token",
-                 "the application this access token was issued to no longer exists");
-        return 0;
-    }
-    if (!reg) {
-        deny(rs, 401, "invalid_token", "Invalid Access Token",
-             "the key bound to this access token (key id %s) is no longer registered for "
-             "application '%s'",
-             at->kid, app.name);
-        srv_at_release(at);
-        return 0;
+                 "the key bound to this access token (key id %s) is no longer registered for "
+                 "application '%s'",
+                 at->kid, app.name);
+            srv_at_release(at);
+            return 0;
+        }
+        at->app_id = app.id;
+        at->account_id = app.account_id;
+        if (sub_ok) /* only fully authorised tokens are cached */
+            srv_at_put(s, at, gen);
     }
     const taap_key *key = at->key;
     const char *pop = NULL;
@@ -266,6 +292,9 @@ int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv
                          (int64_t)rq->body_len, NULL, NULL, NULL}};
     taap_error verr = TAAP_ERROR_INIT;
     taap_code rc = taap_verify(pop, strlen(pop), key, &req, &cfg, NULL, &verr);
+    int64_t app_id = at->app_id, account_id = at->account_id;
+    char client_id[sizeof at->client_id];
+    memcpy(client_id, at->client_id, sizeof client_id);
     srv_at_release(at);
     if (rc != TAAP_OK) {
         deny(rs, 401, "invalid_token", "Invalid PoP Token", "%s: PoP token rejected: %s",
@@ -278,9 +307,9 @@ int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv
              CONNECTIVITY);
         return 0;
     }
-    who->app_id = app.id;
-    who->account_id = app.account_id;
-    snprintf(who->client_id, sizeof who->client_id, "%s", app.client_id);
+    who->app_id = app_id;
+    who->account_id = account_id;
+    snprintf(who->client_id, sizeof who->client_id, "%s", client_id);
     return 1;
 }
 

@@ -161,6 +161,12 @@ typedef struct srv_at_entry {
     taap_key *key;           /* parsed cnf */
     char fp_hex[65];         /* its fingerprint, as the store keeps it */
     char kid[17];
+    /* The database check (application exists, key still registered,
+     * subscribed) that passed before the entry was cached: a hit skips it.
+     * Every in-process way to revoke (delete app or key, unsubscribe)
+     * clears the cache, so a hit can never outlive a revocation. */
+    int64_t app_id;
+    int64_t account_id;
 } srv_at_entry;
 
 /* A referenced entry for this token hash, or NULL. srv_at_release() it. */
