@@ -3,16 +3,20 @@
 # only those that are missing. Idempotent; silent when everything is present.
 set -eu
 
+# The build, then what the test suite drives: curl, openssl, jq and node
+# (interop), cppcheck and clang-tidy (static analysis), clang and its
+# runtime (fuzzing), valgrind (make memcheck). A test whose tool is missing
+# would be skipped, so they are all installed.
 PKGS="build-essential cmake ninja-build pkg-config git ca-certificates \
 libssl-dev openssl libjansson-dev libcurl4-openssl-dev curl libmicrohttpd-dev \
-libsqlite3-dev sqlite3 libcmocka-dev clang libclang-rt-14-dev nodejs valgrind"
+libsqlite3-dev sqlite3 libcmocka-dev jq cppcheck clang-tidy clang libclang-rt-14-dev \
+nodejs valgrind"
 
 # Extra packages per purpose: `deps.sh bench` adds the load generator.
 for extra in "$@"; do
   case "$extra" in
     bench) PKGS="$PKGS wrk hyperfine" ;;
-    lint)  PKGS="$PKGS cppcheck clang-tidy" ;;
-    *) echo "deps.sh: unknown extra '$extra' (known: bench, lint)" >&2; exit 2 ;;
+    *) echo "deps.sh: unknown extra '$extra' (known: bench)" >&2; exit 2 ;;
   esac
 done
 
