@@ -26,8 +26,13 @@ demo: build
 # The whole suite: the release build, then the same tests under ASan + UBSan.
 test: test-release test-asan
 
+# A test skips (exit 77) only when a tool it drives is missing; deps.sh
+# installs them all, so a skip here means a broken set-up: fail loudly.
+NO_SKIPS = if grep -q 'did not run' ctest.log; then \
+	  echo "make test: some tests were skipped (see above): run scripts/deps.sh" >&2; exit 1; fi
+
 test-release: build
-	@cd $(BUILD) && ctest $(CTEST_ARGS)
+	@cd $(BUILD) && ctest $(CTEST_ARGS) -O ctest.log && $(NO_SKIPS)
 
 $(ASAN_BUILD)/build.ninja: | deps
 	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DTAAP_SANITIZE=ON \
@@ -36,7 +41,8 @@ $(ASAN_BUILD)/build.ninja: | deps
 test-asan: deps $(ASAN_BUILD)/build.ninja
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS)
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS) -O ctest.log && \
+	  $(NO_SKIPS)
 
 bench: build
 	@sh scripts/deps.sh bench
