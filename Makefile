@@ -1,12 +1,13 @@
 # Thin wrapper (DESIGN.md): scripts/deps.sh → cmake configure/build → demo | test | bench | fuzz
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+CLANG_BUILD ?= build-clang
 FUZZ_BUILD ?= build-fuzz
 CMAKE_GEN  := -G Ninja
 JOBS       ?= $(shell nproc)
 CTEST_ARGS ?= --output-on-failure -j $(JOBS)
 
-.PHONY: all deps build demo test test-release test-asan bench fuzz memcheck soak install clean
+.PHONY: all deps build demo test test-release test-asan test-clang bench fuzz memcheck soak install clean
 
 all: build
 
@@ -23,8 +24,9 @@ build: deps $(BUILD)/build.ninja
 demo: build
 	@$(BUILD)/taap quickstart
 
-# The whole suite: the release build, then the same tests under ASan + UBSan.
-test: test-release test-asan
+# The whole suite: the release build, then the same tests under ASan + UBSan,
+# then a clang build of everything (tests, benchmarks) with -Werror.
+test: test-release test-asan test-clang
 
 # A test skips (exit 77) only when a tool it drives is missing; deps.sh
 # installs them all, so a skip here means a broken set-up: fail loudly.
@@ -44,6 +46,13 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS) -O ctest.log && \
 	  $(NO_SKIPS)
 
+$(CLANG_BUILD)/build.ninja: | deps
+	@cmake -S . -B $(CLANG_BUILD) $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DTAAP_WERROR=ON >/dev/null
+
+test-clang: deps $(CLANG_BUILD)/build.ninja
+	@cmake --build $(CLANG_BUILD) -j $(JOBS) --target all bench_all
+	@echo "clang -Wall -Wextra -Werror: clean"
+
 bench: build
 	@sh scripts/deps.sh bench
 	@cmake --build $(BUILD) --target bench_all
@@ -60,7 +69,7 @@ install: build
 	@cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX),)
 
 clean:
-	@rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	@rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(FUZZ_BUILD)
 
 # Load the emulator for SOAK_SECONDS (60) at SOAK_CONNECTIONS (32) with valid
 # tokens and PoPs; zero errors and flat server memory, numbers printed.

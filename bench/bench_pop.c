@@ -663,7 +663,7 @@ static int cmd_pop_rates(int argc, char **argv)
     memcpy(sizes, default_sizes, sizeof default_sizes);
     int do_build = 1, do_verify = 1;
 
-    for (int i = 0; i < argc; i++) {
+    for (int i = 0; i < argc; i += 2) { /* flag, value */
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -687,7 +687,6 @@ static int cmd_pop_rates(int argc, char **argv)
                 die("--only takes build or verify, got '%s'", v);
         } else
             die("unknown option '%s' (see --help)", a);
-        i++;
     }
 
     keys k;
@@ -813,7 +812,7 @@ static int cmd_oneshot(int argc, char **argv)
     double target_ms = 15.0;
     const char *label = "oneshot";
     int i = 0;
-    for (; i < argc && strcmp(argv[i], "--"); i++) {
+    for (; i < argc && strcmp(argv[i], "--"); i += 2) { /* flag, value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             die("%s needs a value", argv[i]);
@@ -825,7 +824,6 @@ static int cmd_oneshot(int argc, char **argv)
             label = v;
         else
             die("unknown option '%s' (see --help)", argv[i]);
-        i++;
     }
     /* -- A... -- B... */
     if (i >= argc)

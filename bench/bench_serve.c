@@ -917,7 +917,7 @@ int main(int argc, char **argv)
     args a = {NULL, getenv("BENCH_KEY"), 40000, 2000, 32, 2, 8, 300, (long long)1 << 30};
     if (a.key && !*a.key)
         a.key = NULL;
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; i < argc; i += 2) { /* flag, value */
         const char *f = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
@@ -942,7 +942,6 @@ int main(int argc, char **argv)
             a.size = parse_long(f, v, 16, (long)1 << 40);
         else
             usage();
-        i++;
     }
     if (!a.taap)
         usage();
