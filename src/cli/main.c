@@ -38,25 +38,28 @@ const cli_command cli_commands[] = {
 };
 
 /*
- * Hand the whole command line to taap-full: beside this executable (build
- * tree, or an install that keeps them together), else the installed
- * libexec path. Returns only on failure.
+ * Hand the whole command line to taap-full: beside this executable (the
+ * build tree), in ../libexec/taap/ relative to it (an install under any
+ * prefix), else the libexec path configured at build time. Returns only on
+ * failure.
  */
 static int run_full(char **argv)
 {
-    char self[4096], path[4096 + 16];
+    static const char *const relative[] = {"taap-full", "../libexec/taap/taap-full"};
+    char self[4096], path[4096 + 64];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    char *slash = NULL;
     if (n > 0) {
         self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(path, sizeof path, "%s/taap-full", self);
-            if (access(path, X_OK) == 0) {
-                execv(path, argv);
-                cli_errorf("cannot run %s: %s", path, strerror(errno));
-                return CLI_EXIT_FAIL;
-            }
+        slash = strrchr(self, '/');
+    }
+    for (size_t i = 0; slash && i < sizeof relative / sizeof relative[0]; i++) {
+        *slash = '\0';
+        snprintf(path, sizeof path, "%s/%s", self, relative[i]);
+        if (access(path, X_OK) == 0) {
+            execv(path, argv);
+            cli_errorf("cannot run %s: %s", path, strerror(errno));
+            return CLI_EXIT_FAIL;
         }
     }
 #ifdef TAAP_FULL_INSTALLED
