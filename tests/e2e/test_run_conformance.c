@@ -58,7 +58,7 @@ static ssize_t find_crlf2(const char *b, size_t n)
 static void serve_conn(int c)
 {
     size_t cap = 1 << 20, len = 0;
-    char *buf = malloc(cap);
+    char *buf = malloc(cap + 1); /* +1: kept NUL-terminated for the str* searches */
     ssize_t hend = -1;
     while (buf && len < cap && (hend = find_crlf2(buf, len)) < 0) {
         ssize_t got = read(c, buf + len, cap - len);
@@ -70,6 +70,7 @@ static void serve_conn(int c)
         free(buf);
         return;
     }
+    buf[len] = '\0';
     size_t clen = 0;
     const char *cl = strcasestr(buf, "\r\ncontent-length:");
     if (cl && cl < buf + hend)
@@ -81,6 +82,7 @@ static void serve_conn(int c)
             break;
         len += (size_t)got;
     }
+    buf[len] = '\0';
     pthread_mutex_lock(&echo.mu);
     if (echo.n < MAX_REQS) {
         echo_req *r = &echo.reqs[echo.n++];
