@@ -62,6 +62,9 @@ typedef struct taap_http_options {
     void *debug_ctx;
 } taap_http_options;
 
+/* Zero the options and set the size field: connect timeout 30 s, no
+ * transfer limit, TLS verified, no hooks. Call before filling the struct.
+ * Thread-safe. */
 TAAP_API void taap_http_options_init(taap_http_options *opts);
 
 /* A received response. Free with taap_http_response_free(). */

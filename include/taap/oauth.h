@@ -74,6 +74,8 @@ typedef struct taap_oauth_params {
     void *clock_ctx;
 } taap_oauth_params;
 
+/* Zero the struct and set its size field; zero fields mean the documented
+ * defaults above. Call before filling it. Thread-safe. */
 TAAP_API void taap_oauth_params_init(taap_oauth_params *p);
 
 /*
@@ -109,6 +111,7 @@ typedef struct taap_token_cache taap_token_cache;
 TAAP_API taap_code taap_token_cache_open(const char *dir, const char *profile,
                                          const char *identity, taap_token_cache **out,
                                          taap_error *err);
+/* Release the lock if held and free the handle. NULL-safe. */
 TAAP_API void taap_token_cache_close(taap_token_cache *c);
 
 /* The cache file's path (owned by the cache). */

@@ -55,6 +55,8 @@ typedef struct taap_pop_options {
     size_t n_no_sign_headers;
 } taap_pop_options;
 
+/* Zero the options: lifetime 60 s, wall clock, random jti, default coverage.
+ * Thread-safe. */
 TAAP_API void taap_pop_options_init(taap_pop_options *opts);
 
 /* What a build produced, for `taap pop --json` and logs. Strings are owned
@@ -67,6 +69,8 @@ typedef struct taap_pop_info {
     int64_t exp;
 } taap_pop_info;
 
+/* Free what a build put in `info` (its ehts; the pointer is reset); the
+ * struct itself is the caller's. NULL-safe. */
 TAAP_API void taap_pop_info_free(taap_pop_info *info);
 
 /*

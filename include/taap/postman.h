@@ -55,6 +55,7 @@ TAAP_API taap_code taap_collection_load(const char *path, taap_collection **out,
                                         taap_error *err);
 TAAP_API taap_code taap_collection_parse(const char *json, size_t len, taap_collection **out,
                                          taap_error *err);
+/* Free a collection. NULL-safe. */
 TAAP_API void taap_collection_free(taap_collection *c);
 
 /* The collection's info.name (never NULL). */
@@ -79,6 +80,8 @@ TAAP_API const char *taap_collection_variable(const taap_collection *c, const ch
 TAAP_API taap_code taap_varset_load(const char *path, taap_varset **out, taap_error *err);
 TAAP_API taap_code taap_varset_parse(const char *json, size_t len, taap_varset **out,
                                      taap_error *err);
+/* An empty variable set (NULL when out of memory); free with
+ * taap_varset_free(), which is NULL-safe. */
 TAAP_API taap_varset *taap_varset_new(void);
 TAAP_API void taap_varset_free(taap_varset *v);
 
@@ -113,6 +116,7 @@ TAAP_API taap_code taap_varset_dump(const taap_varset *v, char **json, taap_erro
 TAAP_API taap_code taap_iterdata_load(const char *path, taap_iterdata **out, taap_error *err);
 TAAP_API taap_code taap_iterdata_parse(const char *text, size_t len, taap_iterdata **out,
                                        taap_error *err);
+/* Free iteration data (NULL-safe); the number of data rows it holds. */
 TAAP_API void taap_iterdata_free(taap_iterdata *d);
 TAAP_API size_t taap_iterdata_rows(const taap_iterdata *d);
 /* Value of column `key` in row `row`, or NULL when the row lacks it. */
@@ -228,6 +232,9 @@ typedef struct taap_run_stats {
     int bailed;
 } taap_run_stats;
 
+/* Read a finished run: totals into *st; the number of request executions;
+ * execution i (0-based; NULL when out of range), owned by the result and
+ * valid until it is freed. Read-only, so safe from several threads. */
 TAAP_API void taap_run_result_stats(const taap_run_result *r, taap_run_stats *st);
 TAAP_API size_t taap_run_result_count(const taap_run_result *r);
 TAAP_API const taap_run_request *taap_run_result_get(const taap_run_result *r, size_t i);

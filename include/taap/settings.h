@@ -58,6 +58,8 @@ TAAP_API const char *taap_origin_name(taap_origin o);
 
 typedef struct taap_settings taap_settings;
 
+/* An empty settings stack (no layer set yet); TAAP_E_NOMEM on failure.
+ * Free with taap_settings_free(). One handle per thread. */
 TAAP_API taap_code taap_settings_new(taap_settings **out, taap_error *err);
 /* Free, wiping every value (secrets may be among them). NULL-safe. */
 TAAP_API void taap_settings_free(taap_settings *s);
