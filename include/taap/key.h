@@ -119,6 +119,11 @@ TAAP_API int taap_key_same_public(const taap_key *a, const taap_key *b);
 /* Free a key, wiping its private material. NULL-safe. */
 TAAP_API void taap_key_free(taap_key *key);
 
+/* taap_key_dup — a second handle on the same key (the key material is shared
+ * and reference-counted, never copied). Free each handle with taap_key_free().
+ * Thread-safe. Errors: TAAP_E_USAGE (NULL key), TAAP_E_NOMEM. */
+TAAP_API taap_code taap_key_dup(const taap_key *key, taap_key **out, taap_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,9 +2,9 @@
  * taap/replay.h — the replay cache of SPEC §2.11: remembers the jti of every
  * fully valid PoP token, per public key, until exp + leeway.
  *
- * A backend is a small vtable; the library ships an in-memory one (one
- * process, thread-safe) and a SQLite one (a file shared safely by several
- * processes). Both are bounded and fail closed when full.
+ * A backend is a small vtable; libtaap ships an in-memory one (one process,
+ * thread-safe); the optional libtaap-replay-sqlite a file shared by several
+ * processes (taap/replay_sqlite.h). Every backend is bounded and fails closed.
  */
 #ifndef TAAP_REPLAY_H
 #define TAAP_REPLAY_H
@@ -41,12 +41,6 @@ struct taap_replay {
 /* taap_replay_memory_new — in-process cache (mutex-protected hash table).
  * capacity 0 → default. Free with taap_replay_free(). */
 TAAP_API taap_code taap_replay_memory_new(size_t capacity, taap_replay **out, taap_error *err);
-
-/* taap_replay_sqlite_new — persistent cache in the SQLite file `path`
- * (created if missing; WAL mode; several processes may share it).
- * capacity 0 → default. */
-TAAP_API taap_code taap_replay_sqlite_new(const char *path, size_t capacity, taap_replay **out,
-                                          taap_error *err);
 
 /* Dispatch to the backend. */
 TAAP_API taap_code taap_replay_check_and_insert(taap_replay *r, const unsigned char key_id[32],

@@ -7,12 +7,12 @@
 #include "taap/request.h"
 #include "taap/pop.h"
 #include "taap/replay.h"
+#include "taap/replay_sqlite.h"
 #include "taap/verify.h"
 #include "taap/jws.h"
 #include "taap/http.h"
 #include "taap/oauth.h"
 #include "taap/client.h"
-#include "taap/settings.h"
 #include "taap/postman.h"
 
 /* The library version, "MAJOR.MINOR.PATCH". */

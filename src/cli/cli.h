@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "taap/taap.h"
+#include "cli_config.h"
 
 /* Exit statuses beyond the SPEC §2 verification codes (docs/taap.1). */
 #define CLI_EXIT_OK 0

@@ -24,6 +24,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include "taap/taap.h"
+#include "cli_config.h"
 
 enum {
     CLI_CL_PROFILE = 0x2201,

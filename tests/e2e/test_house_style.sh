@@ -15,19 +15,36 @@ if [ -n "$banned" ]; then
   echo "banned functions (use bounded, checked forms):"; echo "$banned"; fail=1
 fi
 
-# Every header beside the library's sources is internal (the public ones
-# live in include/taap/); likewise the CLI's and the emulator's own headers.
+# Layers (docs/ARCHITECTURE.md): each directory of src/ may include its own
+# headers and those of src/util (the internal tier); never another layer's
+# internal header. Public headers (include/taap/) are the only way across
+# (and src/serve/taap_serve.h, the emulator's interface to the command).
 names() { for h in "$@"; do [ -e "$h" ] && basename "$h" .h; done | paste -sd'|'; }
-internal="#include \"($(names src/lib/*.h src/lib/*/*.h))\\.h\""
-layer=$(grep -nE "$internal" src/cli/*.c src/cli/*.h src/serve/*.c src/serve/*.h 2>/dev/null || true)
-if [ -n "$layer" ]; then
-  echo "CLI/emulator include library-internal headers:"; echo "$layer"; fail=1
+layers="core client postman replay serve cli nginx"
+for layer in $layers; do
+  [ -d "src/$layer" ] || continue
+  others=""
+  # src/serve/taap_serve.h is the emulator's interface to the command, not internal.
+  for o in $layers; do
+    [ "$o" = "$layer" ] || others="$others $(ls src/$o/*.h 2>/dev/null | grep -v '/taap_serve\.h$')"
+  done
+  # shellcheck disable=SC2086
+  pat=$(names $others)
+  [ -n "$pat" ] || continue
+  hit=$(grep -rnE "#include \"($pat)\\.h\"" "src/$layer" 2>/dev/null || true)
+  if [ -n "$hit" ]; then
+    echo "src/$layer includes another layer's internal header:"; echo "$hit"; fail=1
+  fi
+done
+# The internal tier sits below every layer: it includes none of theirs.
+all_layer_headers=$(for o in $layers; do ls src/$o/*.h 2>/dev/null; done)
+# shellcheck disable=SC2086
+util_up=$(grep -rnE "#include \"($(names $all_layer_headers))\\.h\"" src/util 2>/dev/null || true)
+if [ -n "$util_up" ]; then
+  echo "src/util includes a layer's header:"; echo "$util_up"; fail=1
 fi
+internal="#include \"($(names src/core/*.h src/client/*.h src/postman/*.h))\\.h\""
 upper="#include \"($(names src/cli/*.h src/serve/*.h))\\.h\""
-up=$(grep -rnE "$upper" src/lib 2>/dev/null || true)
-if [ -n "$up" ]; then
-  echo "library includes CLI or server headers:"; echo "$up"; fail=1
-fi
 
 # A positive control so this test cannot pass vacuously: the pattern must
 # catch a known-bad line.

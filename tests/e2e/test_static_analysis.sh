@@ -51,7 +51,7 @@ elif [ "$sanitize" = ON ]; then
 else
   ran=1
   start=$(date +%s)
-  flags="-std=c11 -D_GNU_SOURCE -DTAAP_VERSION=\"0\" -Iinclude -Isrc/lib -Isrc/lib/postman -Isrc/serve -Isrc/cli"
+  flags="-std=c11 -D_GNU_SOURCE -DTAAP_VERSION=\"0\" -Iinclude -Isrc/util -Isrc/core -Isrc/client -Isrc/postman -Isrc/replay -Isrc/serve -Isrc/cli"
   extra=--checks=-clang-analyzer-*
   [ "${TAAP_TIDY_ANALYZER:-0}" = 1 ] && extra=--checks=clang-analyzer-*,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling
   out=$(find src -name '*.c' -print0 | sort -z |

@@ -17,11 +17,11 @@ foreach(t ${TAAP_FUZZ_TARGETS})
   add_executable(${sname} ${CMAKE_SOURCE_DIR}/tests/fuzz/${t}.c
     ${CMAKE_SOURCE_DIR}/tests/fuzz/smoke_main.c)
   target_include_directories(${sname} PRIVATE ${TAAP_LIB_PRIVATE_INCLUDE}
-    ${CMAKE_SOURCE_DIR}/src/lib/postman ${CMAKE_SOURCE_DIR}/tests/fuzz)
+    ${CMAKE_SOURCE_DIR}/tests/fuzz)
   if(TAAP_FUZZ_SERVE_${t})
-    target_link_libraries(${sname} PRIVATE taap_serve taap_static)
+    target_link_libraries(${sname} PRIVATE taap_serve taap_everything)
   else()
-    target_link_libraries(${sname} PRIVATE taap_static)
+    target_link_libraries(${sname} PRIVATE taap_everything)
   endif()
   add_test(NAME ${sname} COMMAND ${sname} ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${corpus}
     ${TAAP_FUZZ_SMOKE_${t}})
@@ -32,7 +32,7 @@ endforeach()
 # `make soak` (not part of ctest): tests/soak/soak.c against the real emulator.
 add_executable(taap_soak EXCLUDE_FROM_ALL ${CMAKE_SOURCE_DIR}/tests/soak/soak.c ${TEST_SUPPORT})
 target_include_directories(taap_soak PRIVATE ${CMAKE_SOURCE_DIR}/tests/support)
-target_link_libraries(taap_soak PRIVATE taap_static PkgConfig::CMOCKA)
+target_link_libraries(taap_soak PRIVATE taap_everything PkgConfig::CMOCKA)
 add_dependencies(taap_soak taap)
 target_compile_definitions(taap_soak PRIVATE
   "TAAP_SOAK_BIN=\"$<TARGET_FILE:taap>\"" "TAAP_SOAK_SHARED=\"${TAAP_SHARED_DIR}\"")

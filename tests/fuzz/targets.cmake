@@ -9,12 +9,12 @@
 set(TAAP_FUZZ_TARGETS fuzz_verify fuzz_key_public fuzz_key_private fuzz_postman fuzz_csv
     fuzz_vars fuzz_serve)
 
-set(TAAP_FUZZ_REQUIRES_fuzz_verify src/lib/key.c src/lib/pop_verify.c src/lib/jws.c)
-set(TAAP_FUZZ_REQUIRES_fuzz_key_public src/lib/key.c)
-set(TAAP_FUZZ_REQUIRES_fuzz_key_private src/lib/key.c)
-set(TAAP_FUZZ_REQUIRES_fuzz_postman include/taap/postman.h src/lib/postman/collection.c)
+set(TAAP_FUZZ_REQUIRES_fuzz_verify src/core/key.c src/core/pop_verify.c src/core/jws.c)
+set(TAAP_FUZZ_REQUIRES_fuzz_key_public src/core/key.c)
+set(TAAP_FUZZ_REQUIRES_fuzz_key_private src/core/key.c)
+set(TAAP_FUZZ_REQUIRES_fuzz_postman include/taap/postman.h src/postman/collection.c)
 set(TAAP_FUZZ_REQUIRES_fuzz_csv include/taap/postman.h)
-set(TAAP_FUZZ_REQUIRES_fuzz_vars include/taap/postman.h src/lib/postman/vars.c)
+set(TAAP_FUZZ_REQUIRES_fuzz_vars include/taap/postman.h src/postman/vars.c)
 set(TAAP_FUZZ_REQUIRES_fuzz_serve src/serve/taap_serve.h)
 set(TAAP_FUZZ_SERVE_fuzz_serve ON)
 

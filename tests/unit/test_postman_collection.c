@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "postman/pm.h"
+#include "pm.h"
 #include "testutil.h"
 
 static taap_collection *load(const char *name)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "postman/pm.h"
+#include "pm.h"
 #include "testutil.h"
 
 static int64_t fixed_clock(void *ctx)

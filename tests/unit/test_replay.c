@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "taap/replay.h"
+#include "taap/replay_sqlite.h"
 #include "testutil.h"
 
 static const unsigned char KEY_A[32] = {1, 2, 3};

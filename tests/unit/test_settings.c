@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "taap/settings.h"
+#include "cli_config.h"
 #include "testutil.h"
 
 static char *g_dir;

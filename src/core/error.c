@@ -5,7 +5,7 @@
 
 #include <openssl/err.h>
 
-#include "internal.h"
+#include "util.h"
 
 struct code_info {
     taap_code code;
@@ -77,26 +77,4 @@ void taap_error_clear(taap_error *err)
         return;
     err->code = TAAP_OK;
     err->message[0] = '\0';
-}
-
-taap_code taap_fail(taap_error *err, taap_code code, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        err->code = code;
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-taap_code taap_fail_openssl(taap_error *err, taap_code code, const char *what)
-{
-    unsigned long e = ERR_peek_last_error();
-    char reason[160] = "no detail";
-    if (e)
-        ERR_error_string_n(e, reason, sizeof reason);
-    ERR_clear_error();
-    return taap_fail(err, code, "%s (%s)", what, reason);
 }

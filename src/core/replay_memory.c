@@ -11,7 +11,7 @@
 
 #include <openssl/rand.h>
 
-#include "internal.h"
+#include "util.h"
 #include "taap/replay.h"
 
 typedef struct mem_entry {

@@ -17,7 +17,7 @@
 
 #include "b64url.h"
 #include "canon.h"
-#include "internal.h"
+#include "util.h"
 #include "key_internal.h"
 #include "rs256.h"
 #include "taap/pop.h"

@@ -32,7 +32,7 @@
 #include <openssl/x509.h>
 
 #include "b64url.h"
-#include "internal.h"
+#include "util.h"
 #include "key_internal.h"
 
 /* An 8192-bit private key is ~6.4 KiB of PEM; 64 KiB leaves room for
@@ -1277,4 +1277,23 @@ taap_code taap_key_write_public_file(const taap_key *key, const char *path, int 
         rc = taap_write_file_atomic(path, pem, strlen(pem), 0644, overwrite, err);
     taap_key_free_pem(pem);
     return rc;
+}
+
+taap_code taap_key_dup(const taap_key *key, taap_key **out, taap_error *err)
+{
+    if (!out)
+        return taap_fail(err, TAAP_E_USAGE, "taap_key_dup: out is NULL");
+    *out = NULL;
+    if (!key)
+        return taap_fail(err, TAAP_E_USAGE, "taap_key_dup: no key");
+    taap_key *k = malloc(sizeof *k);
+    if (!k)
+        return taap_fail(err, TAAP_E_NOMEM, "out of memory");
+    *k = *key;
+    if (!EVP_PKEY_up_ref(k->pkey)) {
+        free(k);
+        return taap_fail_openssl(err, TAAP_E_NOMEM, "cannot share the key");
+    }
+    *out = k;
+    return TAAP_OK;
 }

@@ -10,9 +10,8 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
-#include "internal.h"
-#include "oauth_internal.h"
-#include "taap/settings.h"
+#include "util.h"
+#include "cli_config.h"
 
 #define SET_MAX_PROFILE_FILE (1u << 20)
 #define SET_MAX_ENV_FILE (4u << 20)
@@ -514,7 +513,7 @@ static taap_code set_mkdir_parent(const char *path, taap_error *err)
     taap_code rc = TAAP_OK;
     if (slash && slash != d) {
         *slash = '\0';
-        rc = oauth_mkdir_p(d, err);
+        rc = taap_mkdir_private(d, err);
     }
     free(d);
     return rc;

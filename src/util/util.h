@@ -62,4 +62,8 @@ taap_code taap_read_file(const char *path, size_t max_len, int nofollow,
 taap_code taap_write_file_atomic(const char *path, const void *data, size_t len,
                                  unsigned mode, int overwrite, taap_error *err);
 
+/* mkdir -p with mode 0700; the final directory must exist, be a directory
+ * and belong to the effective user (caches and profiles hold secrets). */
+taap_code taap_mkdir_private(const char *dir, taap_error *err);
+
 #endif

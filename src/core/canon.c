@@ -8,7 +8,7 @@
 
 #include "b64url.h"
 #include "canon.h"
-#include "internal.h"
+#include "util.h"
 
 #define CANON_CHUNK 65536
 

@@ -2,7 +2,7 @@
  * dispatch to a backend (replay_memory.c, replay_sqlite.c). */
 #include <string.h>
 
-#include "internal.h"
+#include "util.h"
 #include "taap/replay.h"
 
 taap_code taap_replay_check_and_insert(taap_replay *r, const unsigned char key_id[32],

@@ -10,8 +10,8 @@
 
 #include <sqlite3.h>
 
-#include "internal.h"
-#include "taap/replay.h"
+#include "util.h"
+#include "taap/replay_sqlite.h"
 
 #define BUSY_TIMEOUT_MS 5000
 

@@ -8,7 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "canon.h"
-#include "internal.h"
+#include "util.h"
 #include "jws.h"
 #include "rs256.h"
 #include "taap/verify.h"

@@ -10,7 +10,7 @@
 
 #include <curl/curl.h>
 
-#include "internal.h"
+#include "util.h"
 #include "taap/http.h"
 
 #define HTTP_DEFAULT_MAX_RESPONSE ((size_t)64 << 20)

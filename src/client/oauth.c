@@ -7,7 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "b64url.h"
-#include "internal.h"
+#include "util.h"
 #include "oauth_internal.h"
 #include "taap/oauth.h"
 #include "taap/pop.h"

@@ -14,7 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "internal.h"
+#include "util.h"
 
 void taap_free_secret(void *p, size_t len)
 {
@@ -219,4 +219,33 @@ taap_code taap_write_file_atomic(const char *path, const void *data, size_t len,
         unlink(tmp);
     free(tmp);
     return rc;
+}
+
+taap_code taap_mkdir_private(const char *dir, taap_error *err)
+{
+    char *d = taap_strdup(dir);
+    if (!d)
+        return taap_fail(err, TAAP_E_NOMEM, "out of memory");
+    for (char *p = d + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(d, 0700) != 0 && errno != EEXIST) {
+                taap_code rc = taap_fail(err, TAAP_E_IO, "cannot create directory %s: %s", d,
+                                         strerror(errno));
+                free(d);
+                return rc;
+            }
+            *p = c;
+            if (!c)
+                break;
+        }
+    }
+    free(d);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return taap_fail(err, TAAP_E_IO, "%s is not a directory", dir);
+    if (st.st_uid != geteuid())
+        return taap_fail(err, TAAP_E_IO, "directory %s belongs to another user", dir);
+    return TAAP_OK;
 }

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "b64url.h"
-#include "internal.h"
+#include "util.h"
 #include "jws.h"
 #include "key_internal.h"
 #include "rs256.h"

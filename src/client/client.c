@@ -13,8 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "internal.h"
-#include "key_internal.h"
+#include "util.h"
 #include "oauth_internal.h"
 #include "taap/client.h"
 
@@ -156,16 +155,7 @@ taap_code taap_client_new(const taap_client_config *cfg, taap_client **out, taap
     if (!c)
         return taap_fail(err, TAAP_E_NOMEM, "out of memory");
     pthread_mutex_init(&c->lock, NULL);
-    c->key = calloc(1, sizeof *c->key);
-    int bad = !c->key;
-    if (c->key) {
-        *c->key = *cfg->key;
-        if (!EVP_PKEY_up_ref(c->key->pkey)) {
-            free(c->key);
-            c->key = NULL;
-            bad = 1;
-        }
-    }
+    int bad = taap_key_dup(cfg->key, &c->key, NULL) != TAAP_OK;
     bad |= client_dup(&c->base_url, cfg->base_url) | client_dup(&c->token_path, cfg->token_path) |
            client_dup(&c->client_id, cfg->client_id) | client_dup(&c->client_secret, cfg->client_secret);
     c->send_id_token = cfg->send_id_token;

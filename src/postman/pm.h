@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#include "internal.h"
+#include "util.h"
 #include "taap/postman.h"
 
 /* ---- a growable byte buffer (always NUL-terminated when non-empty) ------- */

@@ -4,7 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
-#include "internal.h"
+#include "util.h"
 #include "rs256.h"
 
 taap_code rs256_sign(const taap_key *key, const void *input, size_t len, unsigned char *sig,

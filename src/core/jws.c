@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "b64url.h"
-#include "internal.h"
+#include "util.h"
 #include "jws.h"
 #include "rs256.h"
 #include "taap/verify.h"

@@ -20,8 +20,5 @@ void oauth_error_summary(const char *body, size_t len, const char *secret, char 
  * malloc'd; NULL when base is NULL and path is not a URL. */
 char *oauth_join_url(const char *base, const char *path);
 
-#include "taap/error.h"
-/* mkdir -p with mode 0700; the final directory must be ours. */
-taap_code oauth_mkdir_p(const char *dir, taap_error *err);
 
 #endif

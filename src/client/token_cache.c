@@ -12,7 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "internal.h"
+#include "util.h"
 #include "oauth_internal.h"
 #include "taap/oauth.h"
 
@@ -26,35 +26,6 @@ struct taap_token_cache {
     char identity_hash[65];
     int lock_fd;
 };
-
-taap_code oauth_mkdir_p(const char *dir, taap_error *err)
-{
-    char *d = taap_strdup(dir);
-    if (!d)
-        return taap_fail(err, TAAP_E_NOMEM, "out of memory");
-    for (char *p = d + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(d, 0700) != 0 && errno != EEXIST) {
-                taap_code rc = taap_fail(err, TAAP_E_IO, "cannot create directory %s: %s", d,
-                                         strerror(errno));
-                free(d);
-                return rc;
-            }
-            *p = c;
-            if (!c)
-                break;
-        }
-    }
-    free(d);
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return taap_fail(err, TAAP_E_IO, "%s is not a directory", dir);
-    if (st.st_uid != geteuid())
-        return taap_fail(err, TAAP_E_IO, "directory %s belongs to another user", dir);
-    return TAAP_OK;
-}
 
 static char *cache_default_dir(void)
 {
@@ -93,7 +64,7 @@ taap_code taap_token_cache_open(const char *dir, const char *profile, const char
         free(c);
         return taap_fail(err, TAAP_E_CONFIG, "no cache directory: set XDG_CACHE_HOME or HOME");
     }
-    taap_code rc = oauth_mkdir_p(c->dir, err);
+    taap_code rc = taap_mkdir_private(c->dir, err);
     if (rc != TAAP_OK) {
         taap_token_cache_close(c);
         return rc;
