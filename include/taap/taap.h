@@ -9,6 +9,7 @@
 #include "taap/replay.h"
 #include "taap/replay_sqlite.h"
 #include "taap/verify.h"
+#include "taap/explain.h"
 #include "taap/jws.h"
 #include "taap/http.h"
 #include "taap/oauth.h"

@@ -12,12 +12,13 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_explain.h"
 #include "cli_request.h"
 
 const char cmd_verify_help[] =
     "usage: taap verify TOKEN|- --key PUBKEY [REQUEST FLAGS] [--now EPOCH] [--leeway S]\n"
     "                   [--max-lifetime S] [--require PART]... [--replay-cache FILE]\n"
-    "                   [--json] URL|PATH\n"
+    "                   [--explain] [--json] URL|PATH\n"
     "\n"
     "Verify a PoP token (an X-Authorization header value) against the request it\n"
     "was sent with, as a TAAP gateway does (SPEC 2): strict compact JWS, RS256 with\n"
@@ -53,8 +54,17 @@ const char cmd_verify_help[] =
     "                            uri, http-method, body or a header name\n"
     "  --replay-cache FILE       remember used jti values in this SQLite file (shared\n"
     "                            safely by concurrent runs); a second use exits 20\n"
+    "  --explain                 say what was hashed and why edts differs: the parts in\n"
+    "                            ehts order with their canonical values (a body as\n"
+    "                            length, SHA-256 and first bytes), token vs computed\n"
+    "                            edts, the time window, and the likely cause: the known\n"
+    "                            client mistake (percent-encoded query, absolute URL,\n"
+    "                            trailing slash, lower-case method, header spaces,\n"
+    "                            Content-Type parameter, Authorization without Bearer,\n"
+    "                            line endings, trailing newline, JSON re-serialised,\n"
+    "                            ehts order) whose recomputed edts equals the token's\n"
     "  --json                    print {\"valid\",\"code\",\"exit\",\"message\",\"header\",\n"
-    "                            \"claims\"} on stdout\n"
+    "                            \"claims\"} on stdout (with --explain: and \"explain\")\n"
     "  -h, --help                this help\n"
     "\n"
     "Exit status: 0 valid; 10 malformed; 11 alg/header refused; 12 bad signature;\n"
@@ -72,6 +82,7 @@ enum {
     OPT_REQUIRE,
     OPT_REPLAY,
     OPT_JSON,
+    OPT_EXPLAIN,
 };
 
 typedef struct verify_opts {
@@ -84,6 +95,7 @@ typedef struct verify_opts {
     size_t n_require;
     const char *replay_path;
     int json;
+    int explain;
 } verify_opts;
 
 static int parse_long(const char *flag, const char *arg, long min, long max, long *out)
@@ -110,6 +122,7 @@ static int parse_args(int argc, char **argv, verify_opts *o, cli_request *rq)
         {"require", required_argument, NULL, OPT_REQUIRE},
         {"replay-cache", required_argument, NULL, OPT_REPLAY},
         {"json", no_argument, NULL, OPT_JSON},
+        {"explain", no_argument, NULL, OPT_EXPLAIN},
         {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -151,6 +164,9 @@ static int parse_args(int argc, char **argv, verify_opts *o, cli_request *rq)
             break;
         case OPT_JSON:
             o->json = 1;
+            break;
+        case OPT_EXPLAIN:
+            o->explain = 1;
             break;
         case ':':
             cli_errorf("%s needs a value (see taap verify --help)", argv[optind - 1]);
@@ -242,7 +258,8 @@ static int read_stdin_token(char **out, size_t *len)
 /* {"valid","code","exit","message","header","claims"}: header and claims
  * are the decoded JSON when it parses (null otherwise). The token itself is
  * never printed. */
-static int print_json(const char *token, size_t len, taap_code rc, const char *message)
+static int print_json(const char *token, size_t len, taap_code rc, const char *message,
+                      const taap_explain *ex)
 {
     char *h = NULL, *p = NULL;
     json_t *hj = NULL, *pj = NULL;
@@ -267,6 +284,18 @@ static int print_json(const char *token, size_t len, taap_code rc, const char *m
     }
     json_decref(hj);
     json_decref(pj);
+    if (ex) {
+        char *text = NULL;
+        json_t *xj = taap_explain_to_json(ex, 0, &text, NULL) == TAAP_OK
+                         ? json_loads(text, 0, NULL)
+                         : NULL;
+        free(text);
+        if (!xj || json_object_set_new(o, "explain", xj)) {
+            json_decref(o);
+            cli_errorf("cannot encode the JSON output");
+            return -1;
+        }
+    }
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     if (!s) {
@@ -298,8 +327,10 @@ int cmd_verify(int argc, char **argv)
         token = o.token_arg;
         token_len = strlen(token);
     }
+    /* --explain reads the body again for its search: a body from stdin is
+     * kept in memory rather than streamed once. */
     if (rc == 0)
-        rc = cli_request_finish(&rq, 0);
+        rc = cli_request_finish(&rq, o.explain ? CLI_REQ_STDIN_MEMORY : 0);
     if (rc == 0 && taap_key_load_public_file(o.key_path, &key, &err) != TAAP_OK) {
         /* SPEC §2: exit 21 is "key unreadable or refused", whatever the cause. */
         cli_errorf("TAAP_E_KEY: %s", err.message);
@@ -327,17 +358,28 @@ int cmd_verify(int argc, char **argv)
         }
         cfg.replay = cache;
         taap_verify_info info;
+        taap_explain *ex = NULL;
         taap_code vrc = taap_verify(token, token_len, key, &rq.req, &cfg, &info, &err);
+        if (o.explain) {
+            /* Explain the verdict just reached (no second replay check). */
+            taap_error xerr = TAAP_ERROR_INIT;
+            if (taap_explain_verdict(token, token_len, &rq.req, &cfg, vrc, err.message, &ex,
+                                     &xerr) != TAAP_OK)
+                cli_errorf("cannot explain: %s", xerr.message);
+        }
         if (vrc != TAAP_OK)
             cli_errorf("%s: %s", taap_code_name(vrc), err.message);
         if (o.json) {
-            if (print_json(token, token_len, vrc, err.message) != 0 && vrc == TAAP_OK)
+            if (print_json(token, token_len, vrc, err.message, ex) != 0 && vrc == TAAP_OK)
                 vrc = CLI_EXIT_FAIL;
+        } else if (ex) {
+            cli_explain_print(stdout, ex);
         } else if (vrc == TAAP_OK) {
             printf("valid: jti %s, covers %s, iat %lld, exp %lld\n", info.jti, info.ehts,
                    (long long)info.iat, (long long)info.exp);
         }
         taap_verify_info_free(&info);
+        taap_explain_free(ex);
         if (fflush(stdout) != 0 && vrc == TAAP_OK) {
             cli_errorf("cannot write the result: %s", strerror(errno));
             vrc = TAAP_E_IO;
