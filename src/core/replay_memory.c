@@ -1,6 +1,15 @@
 /* replay_memory.c — in-process replay cache (SPEC §2.11): a chained hash
- * table under one mutex, keyed by (key fingerprint, jti), bounded, purging
- * expired entries as it goes, failing closed when full of live entries.
+ * table under one mutex, keyed by (key fingerprint, jti), bounded, failing
+ * closed when full of live entries.
+ *
+ * Memory follows the live load, not the capacity: every entry is also on a
+ * time wheel, one slot per second of its expiry (mod WHEEL_SLOTS). Each
+ * insert first advances the wheel to the current second, freeing what has
+ * expired in the slots it passes, but visits at most PURGE_BUDGET entries or
+ * slots per call (a cursor remembers where it stopped), so an insert costs
+ * O(1) however many entries expire at once, and a backlog drains at
+ * PURGE_BUDGET - 1 entries per insert. An entry that outlives a full turn of
+ * the wheel is passed over once per turn (WHEEL_SLOTS seconds).
  *
  * The hash is SipHash-2-4 with a random per-table key: jti values come from
  * token holders, so an unkeyed hash would let one of them pile every entry
@@ -13,9 +22,14 @@
 
 #include "util.h"
 #include "taap/replay.h"
+#include "replay_memory.h"
+
+#define WHEEL_SLOTS 1024 /* seconds per turn: above any usual replay window */
+#define PURGE_BUDGET 64  /* entries or slots visited per insert, at most */
 
 typedef struct mem_entry {
-    struct mem_entry *next;
+    struct mem_entry *next;  /* hash chain */
+    struct mem_entry *wnext; /* time-wheel slot list */
     int64_t expires_at;
     uint64_t hash;
     unsigned char key_id[32];
@@ -36,6 +50,12 @@ typedef struct mem_replay {
      * free anything, so a flood of tokens fails fast instead of sweeping. */
     int64_t min_expiry;
     unsigned char sipkey[16];
+    /* Time wheel: slot (expires_at mod WHEEL_SLOTS) lists its entries.
+     * wheel_at is the next second to sweep; wheel_pos, when not NULL, is
+     * where the sweep of slot wheel_at stopped (a link inside that list). */
+    mem_entry *wheel[WHEEL_SLOTS];
+    int64_t wheel_at;
+    mem_entry **wheel_pos;
 } mem_replay;
 
 /* ---- SipHash-2-4 (Aumasson & Bernstein), 64-bit output ---- */
@@ -136,24 +156,79 @@ static uint64_t entry_hash(const mem_replay *m, const unsigned char key_id[32], 
 
 /* ---- table ---- */
 
+static size_t wheel_slot(int64_t expires_at)
+{
+    return (size_t)((uint64_t)expires_at % WHEEL_SLOTS);
+}
+
+/* Unlink e from its hash chain and free it (the caller unlinks it from the
+ * wheel). Chains are short: the table grows to one bucket per entry. */
+static void drop_entry(mem_replay *m, mem_entry *e)
+{
+    mem_entry **pp = &m->buckets[e->hash & (m->nbuckets - 1)];
+    while (*pp && *pp != e)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = e->next;
+    free(e);
+    m->count--;
+}
+
+/* Advance the wheel towards `now`, freeing expired entries, visiting at most
+ * PURGE_BUDGET entries or empty slots. */
+static void wheel_advance(mem_replay *m, int64_t now)
+{
+    if (m->count == 0) { /* nothing to free: jump, whatever the gap */
+        m->wheel_at = now;
+        m->wheel_pos = NULL;
+        return;
+    }
+    if (now - m->wheel_at >= WHEEL_SLOTS) { /* a whole turn passed: one is enough */
+        m->wheel_at = now - WHEEL_SLOTS + 1;
+        m->wheel_pos = NULL;
+    }
+    int budget = PURGE_BUDGET;
+    while (m->wheel_at <= now && budget > 0) {
+        mem_entry **pp = m->wheel_pos ? m->wheel_pos : &m->wheel[wheel_slot(m->wheel_at)];
+        budget--;
+        while (*pp && budget > 0) {
+            mem_entry *e = *pp;
+            budget--;
+            if (e->expires_at <= now) {
+                *pp = e->wnext;
+                drop_entry(m, e);
+            } else {
+                pp = &e->wnext; /* a later turn's entry: stays */
+            }
+        }
+        if (*pp) { /* out of budget inside this slot: resume here next time */
+            m->wheel_pos = pp;
+            return;
+        }
+        m->wheel_pos = NULL;
+        m->wheel_at++;
+    }
+}
+
+/* Free every expired entry (the table is full): a whole turn of the wheel. */
 static void purge_all(mem_replay *m, int64_t now)
 {
     int64_t min = INT64_MAX;
-    for (size_t b = 0; b < m->nbuckets; b++) {
-        mem_entry **pp = &m->buckets[b];
+    for (size_t w = 0; w < WHEEL_SLOTS; w++) {
+        mem_entry **pp = &m->wheel[w];
         while (*pp) {
             mem_entry *e = *pp;
             if (e->expires_at <= now) {
-                *pp = e->next;
-                free(e);
-                m->count--;
+                *pp = e->wnext;
+                drop_entry(m, e);
             } else {
                 if (e->expires_at < min)
                     min = e->expires_at;
-                pp = &e->next;
+                pp = &e->wnext;
             }
         }
     }
+    m->wheel_pos = NULL; /* the link it named may be gone */
     m->min_expiry = min;
 }
 
@@ -188,22 +263,16 @@ static taap_code mem_check_and_insert(taap_replay *self, const unsigned char key
     taap_code rc = TAAP_OK;
 
     pthread_mutex_lock(&m->mu);
-    mem_entry **pp = &m->buckets[h & (m->nbuckets - 1)];
-    while (*pp) {
-        mem_entry *e = *pp;
-        if (e->expires_at <= now) { /* expired: drop it while we pass */
-            *pp = e->next;
-            free(e);
-            m->count--;
-            continue;
-        }
-        if (e->hash == h && e->jti_len == jl && memcmp(e->key_id, key_id, 32) == 0 &&
-            memcmp(e->jti, jti, jl) == 0) {
+    wheel_advance(m, now);
+    /* An expired entry still in its chain (the wheel has not reached it)
+     * is no longer a use of this jti: skipped, freed by the wheel. */
+    for (mem_entry *e = m->buckets[h & (m->nbuckets - 1)]; e; e = e->next) {
+        if (e->expires_at > now && e->hash == h && e->jti_len == jl &&
+            memcmp(e->key_id, key_id, 32) == 0 && memcmp(e->jti, jti, jl) == 0) {
             rc = taap_fail(err, TAAP_E_REPLAY,
                            "jti already used with this key; a PoP token is valid for one request");
             goto unlock;
         }
-        pp = &e->next;
     }
     if (m->count >= m->capacity) {
         if (now >= m->min_expiry)
@@ -231,6 +300,9 @@ static taap_code mem_check_and_insert(taap_replay *self, const unsigned char key
     size_t b = (size_t)(h & (m->nbuckets - 1));
     e->next = m->buckets[b];
     m->buckets[b] = e;
+    size_t w = wheel_slot(expires_at);
+    e->wnext = m->wheel[w];
+    m->wheel[w] = e;
     m->count++;
     if (expires_at < m->min_expiry)
         m->min_expiry = expires_at;
@@ -254,6 +326,15 @@ static void mem_destroy(taap_replay *self)
     pthread_mutex_destroy(&m->mu);
     OPENSSL_cleanse(m->sipkey, sizeof m->sipkey);
     free(m);
+}
+
+size_t replay_memory_count(taap_replay *r)
+{
+    mem_replay *m = (mem_replay *)r;
+    pthread_mutex_lock(&m->mu);
+    size_t n = m->count;
+    pthread_mutex_unlock(&m->mu);
+    return n;
 }
 
 static const taap_replay_ops mem_ops = {mem_check_and_insert, mem_destroy};

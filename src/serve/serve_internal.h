@@ -179,6 +179,8 @@ uint64_t srv_at_generation(taap_server *s);
 void srv_at_put(taap_server *s, srv_at_entry *e, uint64_t generation);
 /* Forget every entry: an application, key or subscription went away. */
 void srv_at_clear(taap_server *s);
+/* Entries held (for tests: the expiry sweep keeps this near the live tokens). */
+size_t srv_at_count(taap_server *s);
 
 /* ---- the server ---------------------------------------------------------- */
 
@@ -222,6 +224,7 @@ struct taap_server {
     /* Verified access tokens (token_cache.c). */
     pthread_mutex_t at_mu;
     srv_at_entry *at_slots[SRV_AT_SLOTS];
+    size_t at_sweep;               /* next slot the expiry sweep looks at */
     atomic_uint_fast64_t at_generation;
 
     struct MHD_Daemon *mhd;

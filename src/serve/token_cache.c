@@ -18,6 +18,12 @@
  * token (application deleted, key deleted, unsubscribed) clears the table and
  * bumps a generation number; an entry built from a validation that began
  * before the bump is not inserted.
+ *
+ * Memory follows the live tokens: each lookup also looks at one slot at a
+ * sweep cursor and empties it if its token has expired (a hit on it would
+ * be refused anyway), so a table filled by a burst of short-lived tokens is
+ * emptied within SRV_AT_SLOTS lookups instead of holding every parsed key
+ * until a collision replaces it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,17 +48,42 @@ static size_t slot_of(const unsigned char hash[32])
     return v % SRV_AT_SLOTS;
 }
 
+/* One step of the expiry sweep (under at_mu): detach the entry at the
+ * cursor if it has expired; the caller releases it after unlocking. */
+static srv_at_entry *sweep_step(taap_server *s, int64_t now)
+{
+    size_t i = s->at_sweep++ % SRV_AT_SLOTS;
+    srv_at_entry *e = s->at_slots[i];
+    if (!e || e->exp > now)
+        return NULL;
+    s->at_slots[i] = NULL;
+    return e;
+}
+
 srv_at_entry *srv_at_get(taap_server *s, const unsigned char hash[32])
 {
+    int64_t now = srv_now(s);
     srv_at_entry *e;
     pthread_mutex_lock(&s->at_mu);
+    srv_at_entry *expired = sweep_step(s, now);
     e = s->at_slots[slot_of(hash)];
     if (e && CRYPTO_memcmp(e->hash, hash, 32) == 0)
         atomic_fetch_add(&e->refs, 1);
     else
         e = NULL;
     pthread_mutex_unlock(&s->at_mu);
+    srv_at_release(expired);
     return e;
+}
+
+size_t srv_at_count(taap_server *s)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&s->at_mu);
+    for (size_t i = 0; i < SRV_AT_SLOTS; i++)
+        n += s->at_slots[i] != NULL;
+    pthread_mutex_unlock(&s->at_mu);
+    return n;
 }
 
 uint64_t srv_at_generation(taap_server *s)

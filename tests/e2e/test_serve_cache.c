@@ -5,7 +5,8 @@
  * once its key was deleted, once its application was unsubscribed or
  * deleted; a tampered copy of a cached token is refused; and the testing
  * sink route does not exist unless the option enables it. The clock is the
- * harness's injected one.
+ * harness's injected one. In process: the expiry sweep empties the slots of
+ * expired tokens as lookups go by and keeps the live ones.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <cmocka.h>
 
 #include "serve_harness.h"
+#include "serve_internal.h"
 
 static sh_server srv;
 
@@ -124,6 +126,49 @@ static void test_cached_token_still_checked(void **state)
     free(sec);
 }
 
+/* The table in process (no HTTP): 300 tokens valid for 100 s and one valid
+ * for a day; after SRV_AT_SLOTS lookups at +200 s only the day-long one is
+ * held; before expiry the same number of lookups frees nothing. */
+static void test_expired_entries_swept(void **state)
+{
+    (void)state;
+    taap_server *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    pthread_mutex_init(&s->at_mu, NULL);
+    int64_t now = srv_now(s);
+    for (int i = 0; i <= 300; i++) {
+        srv_at_entry *e = calloc(1, sizeof *e);
+        assert_non_null(e);
+        atomic_init(&e->refs, 1);
+        e->hash[0] = (unsigned char)(i * 13 & 0xff); /* slot i * 13: spread */
+        e->hash[1] = (unsigned char)(i * 13 >> 8);
+        e->exp = now + (i == 300 ? 86400 : 100);
+        srv_at_put(s, e, srv_at_generation(s));
+        srv_at_release(e);
+    }
+    assert_int_equal(srv_at_count(s), 301);
+    unsigned char miss[32] = {0xff, 0xff, 0xff};
+    for (int i = 0; i < SRV_AT_SLOTS; i++)
+        assert_null(srv_at_get(s, miss));
+    assert_int_equal(srv_at_count(s), 301);
+    s->o.clock_offset = 200;
+    for (int i = 0; i < SRV_AT_SLOTS / 2; i++)
+        assert_null(srv_at_get(s, miss));
+    size_t half = srv_at_count(s);
+    assert_true(half > 1 && half < 301); /* a step per lookup, not a sweep */
+    for (int i = 0; i < SRV_AT_SLOTS / 2; i++)
+        assert_null(srv_at_get(s, miss));
+    assert_int_equal(srv_at_count(s), 1);
+    unsigned char day[32] = {3900 & 0xff, 3900 >> 8};
+    srv_at_entry *e = srv_at_get(s, day);
+    assert_non_null(e);
+    assert_int_equal(e->exp, now + 86400);
+    srv_at_release(e);
+    srv_at_clear(s);
+    pthread_mutex_destroy(&s->at_mu);
+    free(s);
+}
+
 static void test_sink_off_by_default(void **state)
 {
     (void)state;
@@ -142,6 +187,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cached_token_still_checked),
         cmocka_unit_test(test_sink_off_by_default),
+        cmocka_unit_test(test_expired_entries_swept),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

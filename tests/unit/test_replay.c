@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "replay_memory.h"
 #include "taap/replay_sqlite.h"
 #include "testutil.h"
 
@@ -103,6 +104,95 @@ static void test_memory_many(void **state)
     /* Everything expired by 1007: the cache has room again. */
     assert_int_equal(use(r, KEY_A, "m-extra", 2000, 1007), TAAP_OK);
     assert_int_equal(use(r, KEY_A, "m-0", 2000, 1007), TAAP_OK);
+    taap_replay_free(r);
+}
+
+/* Reclaim follows the clock (injected): a steady load of 50 uses a second,
+ * each valid for 60 s, after a burst of 10,000 short-lived ones. The table
+ * holds the live entries (plus at most one insert's purge step), not the
+ * burst; every entry still inside its window is still a replay. */
+static void test_memory_reclaim_follows_clock(void **state)
+{
+    (void)state;
+    taap_replay *r = open_backend(0, NULL, 100000);
+    char jti[32];
+    for (int i = 0; i < 10000; i++) {
+        snprintf(jti, sizeof jti, "burst-%d", i);
+        assert_int_equal(use(r, KEY_A, jti, 1001 + i % 60, 1000), TAAP_OK);
+    }
+    assert_int_equal(replay_memory_count(r), 10000);
+    for (int64_t t = 1001; t <= 1300; t++) {
+        for (int k = 0; k < 50; k++) {
+            snprintf(jti, sizeof jti, "s-%lld-%d", (long long)t, k);
+            assert_int_equal(use(r, KEY_A, jti, t + 60, t), TAAP_OK);
+        }
+        /* Live now: the burst entries expiring after t, the steady ones
+         * used in the last 60 s (those from t-60 expire at t). */
+        size_t live = 0;
+        if (t < 1060)
+            live += (size_t)(1060 - t) * 10000 / 60 + 1;
+        live += (size_t)(t - 1000 < 60 ? t - 1000 : 60) * 50;
+        size_t n = replay_memory_count(r);
+        if (n > live + 64)
+            fail_msg("t=%lld: %zu entries held, %zu live", (long long)t, n, live);
+        /* Inside its window an entry is a replay, however old. */
+        snprintf(jti, sizeof jti, "s-%lld-7", (long long)(t - 59 > 1001 ? t - 59 : 1001));
+        assert_int_equal(use(r, KEY_A, jti, t + 60, t), TAAP_E_REPLAY);
+        if (t < 1059) {
+            snprintf(jti, sizeof jti, "burst-%d", 59); /* expires at 1060 */
+            assert_int_equal(use(r, KEY_A, jti, 2000, t), TAAP_E_REPLAY);
+        }
+    }
+    assert_true(replay_memory_count(r) <= 60 * 50 + 64);
+    taap_replay_free(r);
+}
+
+/* Each insert does a bounded amount of reclaim (no insert pays for a whole
+ * expired burst), and the backlog still drains as inserts go on. */
+static void test_memory_reclaim_bounded_step(void **state)
+{
+    (void)state;
+    taap_replay *r = open_backend(0, NULL, 100000);
+    char jti[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(jti, sizeof jti, "b-%d", i);
+        assert_int_equal(use(r, KEY_A, jti, 1010, 1000), TAAP_OK);
+    }
+    assert_int_equal(use(r, KEY_A, "late-0", 5000, 2000), TAAP_OK);
+    size_t after_one = replay_memory_count(r);
+    assert_true(after_one >= 5001 - 200); /* a step, not a sweep */
+    assert_true(after_one < 5001);        /* but a step that frees */
+    for (int i = 1; i < 200; i++) {
+        snprintf(jti, sizeof jti, "late-%d", i);
+        assert_int_equal(use(r, KEY_A, jti, 5000, 2000), TAAP_OK);
+    }
+    assert_int_equal(replay_memory_count(r), 200);
+    /* A freed jti is usable again; a live one is not. */
+    assert_int_equal(use(r, KEY_A, "b-17", 5000, 2000), TAAP_OK);
+    assert_int_equal(use(r, KEY_A, "late-17", 5000, 2001), TAAP_E_REPLAY);
+    taap_replay_free(r);
+}
+
+/* An entry valid for longer than a turn of the wheel is passed over, not
+ * dropped: still a replay hours later, freed once it expires. */
+static void test_memory_reclaim_long_lived(void **state)
+{
+    (void)state;
+    taap_replay *r = open_backend(0, NULL, 1000);
+    assert_int_equal(use(r, KEY_A, "long", 1000 + 5000, 1000), TAAP_OK);
+    char jti[32];
+    for (int64_t t = 1001; t < 6000; t += 7) {
+        snprintf(jti, sizeof jti, "tick-%lld", (long long)t);
+        assert_int_equal(use(r, KEY_A, jti, t + 1, t), TAAP_OK);
+        if (t % 700 == 0)
+            assert_int_equal(use(r, KEY_A, "long", 9999, t), TAAP_E_REPLAY);
+    }
+    assert_int_equal(use(r, KEY_A, "long", 9999, 5999), TAAP_E_REPLAY);
+    assert_true(replay_memory_count(r) <= 3);
+    assert_int_equal(use(r, KEY_A, "long", 9999, 6000), TAAP_OK);
+    /* Time going backwards (a stepped clock) frees nothing early. */
+    assert_int_equal(use(r, KEY_A, "back", 7000, 100), TAAP_OK);
+    assert_int_equal(use(r, KEY_A, "long", 9999, 100), TAAP_E_REPLAY);
     taap_replay_free(r);
 }
 
@@ -289,6 +379,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_memory_semantics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_semantics, setup, teardown),
         cmocka_unit_test(test_memory_many),
+        cmocka_unit_test(test_memory_reclaim_follows_clock),
+        cmocka_unit_test(test_memory_reclaim_bounded_step),
+        cmocka_unit_test(test_memory_reclaim_long_lived),
         cmocka_unit_test_setup_teardown(test_memory_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_fork, setup, teardown),
