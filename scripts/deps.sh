@@ -10,7 +10,7 @@ set -eu
 PKGS="build-essential cmake ninja-build pkg-config git ca-certificates \
 libssl-dev openssl libjansson-dev libcurl4-openssl-dev curl libmicrohttpd-dev \
 libsqlite3-dev sqlite3 libcmocka-dev jq cppcheck clang-tidy clang libclang-rt-14-dev \
-nodejs valgrind"
+nodejs npm valgrind"
 
 # Extra packages per purpose: `deps.sh bench` adds the load generator.
 for extra in "$@"; do
@@ -20,15 +20,29 @@ for extra in "$@"; do
   esac
 done
 
+# The script sandbox of `taap run` (Postman's postman-sandbox, pinned by
+# src/postman/sandbox/package-lock.json) goes into src/postman/sandbox/
+# node_modules, where a build-tree taap finds it (`make install` copies it).
+# Reinstalled only when the lock file changed.
+sandbox_npm() {
+  dir="$(cd "$(dirname "$0")/.." && pwd)/src/postman/sandbox"
+  stamp="$dir/node_modules/.taap-lock"
+  if [ -f "$stamp" ] && cmp -s "$stamp" "$dir/package-lock.json"; then return 0; fi
+  echo "deps.sh: installing the script sandbox (npm ci in $dir)" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$dir/package-lock.json" "$stamp"
+}
+
 missing=""
 for p in $PKGS; do
   # nodejs may come from outside Debian on some machines; accept any `node`.
   if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing="$missing $p"
   fi
 done
-[ -z "$missing" ] && exit 0
+[ -z "$missing" ] && { sandbox_npm; exit 0; }
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -41,3 +55,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+sandbox_npm
