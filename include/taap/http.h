@@ -1,8 +1,12 @@
 /*
- * taap/http.h — the HTTP transport of libtaap (libcurl underneath).
+ * taap/http.h — the HTTP transport of libtaap (libcurl underneath): the one
+ * sender every part of taap uses (`taap call`, the OAuth client, the
+ * collection runner, `taap admin`).
  *
- * One function, taap_http_perform(), sends one taap_request exactly as
- * described (method, headers, body bytes) and returns the response. Bodies
+ * taap_http_perform() sends one taap_request exactly as described (method,
+ * headers, body bytes) and returns the response. A taap_http_session does
+ * the same over a kept connection cache: consecutive requests to the same
+ * host reuse the connection (keep-alive), as a browser or Newman would. Bodies
  * given as a file or a read callback are streamed: they are never held in
  * memory. The response body is captured in memory (bounded) or streamed to a
  * FILE. Proxies come from the usual environment variables (http_proxy,
@@ -33,9 +37,9 @@ typedef enum taap_http_debug_kind {
 
 /*
  * Debug hook for verbose output: called with one line at a time (no line
- * ending). Credentials are already redacted: the values of Authorization,
- * Proxy-Authorization, X-Authorization, X-Auth-Originator, Cookie and
- * Set-Cookie are replaced by their scheme (if any) and "[redacted]".
+ * ending). Credentials are already redacted: the values of the sensitive
+ * headers (taap_http_header_sensitive) are replaced by their scheme (if
+ * any) and "[redacted]".
  */
 typedef void (*taap_http_debug_fn)(void *ctx, taap_http_debug_kind kind, const char *line);
 
@@ -60,6 +64,12 @@ typedef struct taap_http_options {
                                     so a retry or a report never writes it there */
     taap_http_debug_fn debug;    /* verbose hook (NULL: none) */
     void *debug_ctx;
+    int follow_redirects;        /* 1: follow 3xx Location (http/https only), up to
+                                    max_redirects; 0: the 3xx is the response */
+    long max_redirects;          /* with follow_redirects; 0 → 10 (Postman's default) */
+    int truncate_response;       /* 1: a body longer than max_response is cut there
+                                    (resp->body_truncated = 1; bytes_received still
+                                    counts every byte) instead of TAAP_E_RESPONSE */
 } taap_http_options;
 
 /* Zero the options and set the size field: connect timeout 30 s, no
@@ -78,6 +88,12 @@ typedef struct taap_http_response {
     int body_streamed;        /* 1: the body went to the FILE; `body` holds at most
                                  the first 16 KiB of it (for error messages) */
     uint64_t bytes_received;  /* body bytes received */
+    int body_truncated;       /* 1: cut at max_response (opts->truncate_response) */
+    long redirects;           /* redirects followed */
+    /* Timing in milliseconds from the start of the transfer (libcurl's
+     * *_TIME_T): name resolved, connected, TLS done, first response byte,
+     * complete. A reused connection has dns/connect/tls of 0. */
+    double dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms;
 } taap_http_response;
 
 TAAP_API void taap_http_response_free(taap_http_response *resp);
@@ -115,6 +131,33 @@ TAAP_API const char *taap_http_response_header(const taap_http_response *resp,
 TAAP_API taap_code taap_http_perform(const taap_request *req, const taap_http_options *opts,
                                      FILE *body_out, taap_http_response **resp,
                                      int *transport_code, taap_error *err);
+
+/*
+ * A session: one libcurl handle whose connection cache survives between
+ * requests, so consecutive requests reuse connections. Each request is
+ * still described completely by its taap_request and options (nothing
+ * carries over but the open connections). One thread at a time may use a
+ * session; make one per thread. Errors: TAAP_E_NOMEM, TAAP_E_HTTP (libcurl
+ * could not initialise).
+ */
+typedef struct taap_http_session taap_http_session;
+TAAP_API taap_code taap_http_session_new(taap_http_session **out, taap_error *err);
+/* Close the session's connections and free it. NULL-safe. */
+TAAP_API void taap_http_session_free(taap_http_session *s);
+/* As taap_http_perform, over the session's connections. */
+TAAP_API taap_code taap_http_session_perform(taap_http_session *s, const taap_request *req,
+                                             const taap_http_options *opts, FILE *body_out,
+                                             taap_http_response **resp, int *transport_code,
+                                             taap_error *err);
+
+/*
+ * taap_http_header_sensitive — 1 if a header carries a credential whose
+ * value is never shown (Authorization, Proxy-Authorization,
+ * X-Authorization, X-Auth-Originator, Cookie, Set-Cookie, X-Api-Key,
+ * Api-Key; case-insensitive). The one list used by the verbose output, the
+ * runner's reports and `taap call`.
+ */
+TAAP_API int taap_http_header_sensitive(const char *name);
 
 /*
  * taap_http_redact_header — write to `out` the header line `line` as it may

@@ -1,5 +1,7 @@
-/* http.c — the libcurl transport (taap/http.h): one request, bodies streamed
- * both ways, credentials redacted from verbose output. */
+/* http.c — the libcurl transport (taap/http.h): the one HTTP sender of
+ * taap. One request at a time, bodies streamed both ways, credentials
+ * redacted from verbose output; a session keeps a libcurl handle (and so
+ * its connection cache) between requests. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -63,8 +65,21 @@ const char *taap_http_response_header(const taap_http_response *resp, const char
 
 static const char *const http_secret_headers[] = {
     "authorization", "proxy-authorization", "x-authorization", "x-auth-originator",
-    "cookie", "set-cookie", NULL,
+    "cookie", "set-cookie", "x-api-key", "api-key", NULL,
 };
+
+static int http_sensitive_n(const char *name, size_t nlen)
+{
+    for (const char *const *h = http_secret_headers; *h; h++)
+        if (strlen(*h) == nlen && taap_ascii_ncasecmp(name, *h, nlen) == 0)
+            return 1;
+    return 0;
+}
+
+int taap_http_header_sensitive(const char *name)
+{
+    return name && http_sensitive_n(name, strlen(name));
+}
 
 void taap_http_redact_header(const char *line, char *out, size_t cap)
 {
@@ -74,8 +89,8 @@ void taap_http_redact_header(const char *line, char *out, size_t cap)
     const char *colon = strchr(line, ':');
     if (colon) {
         size_t nlen = (size_t)(colon - line);
-        for (const char *const *h = http_secret_headers; *h; h++) {
-            if (strlen(*h) == nlen && taap_ascii_ncasecmp(line, *h, nlen) == 0) {
+        {
+            if (http_sensitive_n(line, nlen)) {
                 const char *v = colon + 1;
                 while (*v == ' ' || *v == '\t')
                     v++;
@@ -224,6 +239,10 @@ static size_t http_on_body(char *data, size_t size, size_t nmemb, void *ud)
         return http_keep(x, data, n, HTTP_STREAM_KEEP) == 0 ? n : 0;
     }
     if (x->resp->body_len + n > x->max_body) {
+        if (x->opts->truncate_response) { /* keep the head, count the rest */
+            x->resp->body_truncated = 1;
+            return http_keep(x, data, n, x->max_body) == 0 ? size * nmemb : 0;
+        }
         x->too_big = 1;
         return 0;
     }
@@ -340,9 +359,17 @@ static int http_is_url(const char *t)
     return taap_ascii_ncasecmp(t, "http://", 7) == 0 || taap_ascii_ncasecmp(t, "https://", 8) == 0;
 }
 
-taap_code taap_http_perform(const taap_request *req, const taap_http_options *opts,
-                            FILE *body_out, taap_http_response **resp, int *transport_code,
-                            taap_error *err)
+static double http_ms(CURL *h, CURLINFO what)
+{
+    curl_off_t us = 0;
+    curl_easy_getinfo(h, what, &us);
+    return (double)us / 1000.0;
+}
+
+/* One request on handle h (reset first: only its connections carry over). */
+static taap_code http_perform_on(CURL *h, const taap_request *req, const taap_http_options *opts,
+                                 FILE *body_out, taap_http_response **resp, int *transport_code,
+                                 taap_error *err)
 {
     taap_http_options defaults;
     if (resp)
@@ -362,10 +389,6 @@ taap_code taap_http_perform(const taap_request *req, const taap_http_options *op
             return taap_fail(err, TAAP_E_USAGE, "'%s' is not a valid HTTP method", req->method);
     if (!*req->method)
         return taap_fail(err, TAAP_E_USAGE, "empty HTTP method");
-    pthread_once(&http_once, http_global_init);
-    if (http_global_rc != CURLE_OK)
-        return taap_fail(err, TAAP_E_HTTP, "libcurl could not initialise: %s",
-                         curl_easy_strerror(http_global_rc));
 
     taap_code rc = TAAP_OK;
     http_xfer x;
@@ -376,9 +399,9 @@ taap_code taap_http_perform(const taap_request *req, const taap_http_options *op
     x.max_body = opts->max_response ? opts->max_response : HTTP_DEFAULT_MAX_RESPONSE;
     x.resp = calloc(1, sizeof *x.resp);
     struct curl_slist *hdrs = NULL, *cto = NULL;
-    CURL *h = curl_easy_init();
+    curl_easy_reset(h);
     x.h = h;
-    if (!x.resp || !h) {
+    if (!x.resp) {
         rc = taap_fail(err, TAAP_E_NOMEM, "out of memory starting an HTTP request");
         goto done;
     }
@@ -466,6 +489,11 @@ taap_code taap_http_perform(const taap_request *req, const taap_http_options *op
         curl_easy_setopt(h, CURLOPT_CONNECT_TO, cto);
     if (opts->no_proxy)
         curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    if (opts->follow_redirects) {
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(h, CURLOPT_MAXREDIRS, opts->max_redirects > 0 ? opts->max_redirects : 10L);
+        curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    }
     if (opts->debug) {
         curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
         curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, http_on_debug);
@@ -566,6 +594,12 @@ taap_code taap_http_perform(const taap_request *req, const taap_http_options *op
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     x.resp->status = status;
+    curl_easy_getinfo(h, CURLINFO_REDIRECT_COUNT, &x.resp->redirects);
+    x.resp->dns_ms = http_ms(h, CURLINFO_NAMELOOKUP_TIME_T);
+    x.resp->connect_ms = http_ms(h, CURLINFO_CONNECT_TIME_T);
+    x.resp->tls_ms = http_ms(h, CURLINFO_APPCONNECT_TIME_T);
+    x.resp->ttfb_ms = http_ms(h, CURLINFO_STARTTRANSFER_TIME_T);
+    x.resp->total_ms = http_ms(h, CURLINFO_TOTAL_TIME_T);
     x.resp->body_streamed = x.out != NULL && !(opts->capture_errors && status >= 400);
     if (!x.resp->body) {
         x.resp->body = calloc(1, 1);
@@ -582,12 +616,79 @@ taap_code taap_http_perform(const taap_request *req, const taap_http_options *op
     x.resp = NULL;
 
 done:
-    if (h)
-        curl_easy_cleanup(h);
+    /* The handle points at this call's lists, buffers and callbacks: drop
+     * them all (its connections stay open for the next request). */
+    curl_easy_reset(h);
     curl_slist_free_all(hdrs);
     curl_slist_free_all(cto);
     if (x.fd >= 0)
         close(x.fd);
     taap_http_response_free(x.resp);
+    return rc;
+}
+
+/* ---- sessions ---------------------------------------------------------------- */
+
+struct taap_http_session {
+    CURL *h;
+};
+
+static taap_code http_ready(taap_error *err)
+{
+    pthread_once(&http_once, http_global_init);
+    if (http_global_rc != CURLE_OK)
+        return taap_fail(err, TAAP_E_HTTP, "libcurl could not initialise: %s",
+                         curl_easy_strerror(http_global_rc));
+    return TAAP_OK;
+}
+
+taap_code taap_http_session_new(taap_http_session **out, taap_error *err)
+{
+    if (!out)
+        return taap_fail(err, TAAP_E_USAGE, "taap_http_session_new: out is required");
+    *out = NULL;
+    taap_code rc = http_ready(err);
+    if (rc != TAAP_OK)
+        return rc;
+    taap_http_session *s = calloc(1, sizeof *s);
+    if (!s || !(s->h = curl_easy_init())) {
+        free(s);
+        return taap_fail(err, TAAP_E_NOMEM, "out of memory starting an HTTP session");
+    }
+    *out = s;
+    return TAAP_OK;
+}
+
+void taap_http_session_free(taap_http_session *s)
+{
+    if (!s)
+        return;
+    curl_easy_cleanup(s->h);
+    free(s);
+}
+
+taap_code taap_http_session_perform(taap_http_session *s, const taap_request *req,
+                                    const taap_http_options *opts, FILE *body_out,
+                                    taap_http_response **resp, int *transport_code,
+                                    taap_error *err)
+{
+    if (!s)
+        return taap_fail(err, TAAP_E_USAGE, "taap_http_session_perform: no session");
+    return http_perform_on(s->h, req, opts, body_out, resp, transport_code, err);
+}
+
+taap_code taap_http_perform(const taap_request *req, const taap_http_options *opts,
+                            FILE *body_out, taap_http_response **resp, int *transport_code,
+                            taap_error *err)
+{
+    if (resp)
+        *resp = NULL;
+    if (transport_code)
+        *transport_code = TAAP_HTTP_FAIL_NONE;
+    taap_http_session *s = NULL;
+    taap_code rc = taap_http_session_new(&s, err);
+    if (rc == TAAP_OK)
+        rc = taap_http_session_perform(s, req, opts, body_out, resp, transport_code, err);
+    taap_http_session_free(s);
     return rc;
 }
