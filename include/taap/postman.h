@@ -156,6 +156,22 @@ typedef struct taap_run_options {
 
 TAAP_API void taap_run_options_init(taap_run_options *opts);
 
+/* What became of one assertion (pm.test) of a request's scripts. */
+typedef enum taap_assertion_status {
+    TAAP_ASSERTION_PASSED = 0,
+    TAAP_ASSERTION_FAILED,
+    TAAP_ASSERTION_SKIPPED,    /* pm.test.skip: counted apart, not a failure */
+    TAAP_ASSERTION_NOT_RUN     /* its script was not executed: never a pass */
+} taap_assertion_status;
+
+typedef struct taap_run_assertion {
+    const char *name;          /* the pm.test name */
+    taap_assertion_status status;
+    const char *error_name;    /* "AssertionError" … when failed, else NULL */
+    const char *error_message; /* redacted; NULL unless failed */
+    const char *event;         /* "test" or "prerequest" */
+} taap_run_assertion;
+
 /* One request as executed (all strings redacted unless no_redact). */
 typedef struct taap_run_request {
     unsigned iteration;        /* 0-based */
@@ -178,6 +194,8 @@ typedef struct taap_run_request {
     const char *error;         /* why it failed, or NULL */
     const char *detail;        /* start of the response body on failure, redacted */
     const char *notes;         /* "PoP signed; token captured" … or NULL */
+    const taap_run_assertion *assertions; /* its scripts' assertions, in order */
+    size_t n_assertions;
 } taap_run_request;
 
 typedef enum taap_run_event_type {

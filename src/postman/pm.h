@@ -10,6 +10,7 @@
 
 #include "util.h"
 #include "taap/postman.h"
+#include "taap/request.h"
 
 /* ---- a growable byte buffer (always NUL-terminated when non-empty) ------- */
 typedef struct pm_buf {
@@ -166,7 +167,7 @@ int pm_is_token_url(const char *url);
 /* 1 if the URL downloads jsrsasign (replaced by native signing) */
 int pm_is_jsrsasign_url(const char *url);
 
-/* ---- sending (send.c) ----------------------------------------------------- */
+/* ---- one request on the wire (the transport seam's shapes, run.h) --------- */
 typedef struct pm_http_req {
     const char *method;
     const char *url;
@@ -181,24 +182,51 @@ typedef struct pm_http_req {
     const char *cacert;
     const char *const *connect_to;
     size_t n_connect_to;
+    int no_redirects;       /* --ignore-redirects / followRedirects:false */
 } pm_http_req;
 typedef struct pm_http_resp {
     long status;
+    char *reason;           /* "OK" (from the status line), or NULL */
+    taap_header *headers;   /* response headers in order; owned */
+    size_t n_headers;
     char *body;             /* first PM_RESP_KEEP bytes, NUL-terminated */
     size_t body_len;        /* kept */
     uint64_t total_bytes;
     double time_ms;
+    double dns_ms, connect_ms, tls_ms, ttfb_ms; /* from the transfer's start */
     char error[256];        /* transport error, "" when a response came */
 } pm_http_resp;
 #define PM_RESP_KEEP (1024u * 1024u)
-typedef struct pm_http pm_http;
-pm_http *pm_http_new(void);
-void pm_http_free(pm_http *h);
-/* 0 when a response arrived (any status), -1 on transport error (resp->error). */
-int pm_http_send(pm_http *h, const pm_http_req *req, pm_http_resp *resp);
 void pm_http_resp_clear(pm_http_resp *r);
 /* Percent-encode characters a URL may not carry raw (space, quotes, >0x7f). */
 char *pm_url_encode_loose(const char *url);
+
+/* ---- script results (the sandbox bridge fills them, reporters read them) --- */
+/* One assertion (pm.test / tests[...]) of one execution, in run order. A
+ * script that was not run (--ignore-scripts, no sandbox) contributes its
+ * assertions as PM_ASSERT_NOT_RUN (never as passed) — or, when they cannot
+ * be known without running it, one entry named after the script. */
+typedef enum pm_assert_status {
+    PM_ASSERT_PASSED = 0,
+    PM_ASSERT_FAILED,       /* error_name/error_message say why */
+    PM_ASSERT_SKIPPED,      /* pm.test.skip */
+    PM_ASSERT_NOT_RUN       /* its script did not run */
+} pm_assert_status;
+typedef struct pm_assertion {
+    char *name;
+    pm_assert_status status;
+    char *error_name;       /* "AssertionError", "TypeError" … or NULL */
+    char *error_message;    /* or NULL */
+    char *event;            /* "test" | "prerequest" */
+} pm_assertion;
+typedef struct pm_assertions {
+    pm_assertion *v;
+    size_t n, cap;
+} pm_assertions;
+/* Append a copy (strings may be NULL). 0, or -1 on OOM. */
+int pm_assertions_add(pm_assertions *l, const char *name, pm_assert_status status,
+                      const char *error_name, const char *error_message, const char *event);
+void pm_assertions_free(pm_assertions *l);
 
 /* ---- redaction (report.c) --------------------------------------------------- */
 typedef struct pm_secrets {
@@ -209,16 +237,16 @@ void pm_secrets_add(pm_secrets *s, const char *value); /* ignores short values *
 void pm_secrets_free(pm_secrets *s);
 /* Copy of s with secrets, JWTs and PEM blocks replaced (malloc'd). */
 char *pm_redact(const pm_secrets *s, const char *text);
-/* 1 if a header's value is always redacted (Authorization, X-Authorization, …) */
-int pm_header_sensitive(const char *name);
+/* (Headers whose values are always redacted: taap_http_header_sensitive.) */
 /* 1 if a variable name suggests a secret value */
 int pm_name_sensitive(const char *name);
 
-/* ---- the run result (runner.c, read by report.c) ------------------------- */
+/* ---- the run result (record.c writes, report.c reads) --------------------- */
 typedef struct pm_record {
     taap_run_request r;        /* public view; strings point into owned copies */
     char *own[12];
     char **hn, **hv;
+    taap_run_assertion *as;    /* r.assertions; strings owned */
 } pm_record;
 
 struct taap_run_result {

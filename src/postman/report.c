@@ -111,17 +111,6 @@ char *pm_redact(const pm_secrets *s, const char *text)
     return pm_buf_take(&b);
 }
 
-int pm_header_sensitive(const char *name)
-{
-    static const char *const names[] = {"Authorization", "X-Authorization", "Proxy-Authorization",
-                                        "Cookie", "Set-Cookie", "X-Auth-Originator",
-                                        "X-Api-Key", "Api-Key"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (taap_ascii_casecmp(name, names[i]) == 0)
-            return 1;
-    return 0;
-}
-
 int pm_name_sensitive(const char *name)
 {
     static const char *const words[] = {"secret", "password", "passwd", "private", "token",
@@ -208,6 +197,13 @@ void taap_run_result_free(taap_run_result *r)
         }
         free(rec->hn);
         free(rec->hv);
+        for (size_t k = 0; k < rec->r.n_assertions; k++) {
+            free((char *)rec->as[k].name);
+            free((char *)rec->as[k].error_name);
+            free((char *)rec->as[k].error_message);
+            free((char *)rec->as[k].event);
+        }
+        free(rec->as);
     }
     free(r->recs);
     free(r->collection_name);

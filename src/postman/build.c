@@ -1,0 +1,546 @@
+/*
+ * build.c — one request resolved into the exact bytes that go out, the way
+ * the Postman runtime builds it (reference §4): variables resolved in the
+ * URL (string form) and headers, path variables, auth (auth.c), the body
+ * and its implicit Content-Type, Basic credentials for the token request
+ * (token.c), and the PoP signed LAST over exactly those bytes.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "b64url.h"
+#include "run.h"
+#include "taap/pop.h"
+#include "taap/request.h"
+
+/* ---- building one request ------------------------------------------------------- */
+
+void pm_built_free(pm_built *b)
+{
+    free(b->method);
+    free(b->url);
+    free(b->url_raw);
+    for (size_t i = 0; i < b->nh; i++) {
+        free(b->hn[i]);
+        taap_free_secret_str(b->hv[i]);
+    }
+    free(b->hn);
+    free(b->hv);
+    free(b->body);
+    free(b->body_file);
+    memset(b, 0, sizeof *b);
+}
+
+int pm_hdr_add(pm_built *b, const char *name, const char *value)
+{
+    if (b->nh == b->caph) {
+        size_t cap = b->caph ? b->caph * 2 : 16;
+        char **n = realloc(b->hn, cap * sizeof *n);
+        if (!n)
+            return -1;
+        b->hn = n;
+        char **v = realloc(b->hv, cap * sizeof *v);
+        if (!v)
+            return -1;
+        b->hv = v;
+        b->caph = cap;
+    }
+    b->hn[b->nh] = taap_strdup(name);
+    b->hv[b->nh] = taap_strdup(value);
+    if (!b->hn[b->nh] || !b->hv[b->nh]) {
+        free(b->hn[b->nh]);
+        free(b->hv[b->nh]);
+        return -1;
+    }
+    b->nh++;
+    return 0;
+}
+
+int pm_hdr_find(const pm_built *b, const char *name)
+{
+    for (size_t i = 0; i < b->nh; i++)
+        if (taap_ascii_casecmp(b->hn[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+void pm_hdr_remove(pm_built *b, const char *name)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < b->nh; i++) {
+        if (taap_ascii_casecmp(b->hn[i], name) == 0) {
+            free(b->hn[i]);
+            taap_free_secret_str(b->hv[i]);
+            continue;
+        }
+        b->hn[w] = b->hn[i];
+        b->hv[w] = b->hv[i];
+        w++;
+    }
+    b->nh = w;
+}
+
+int pm_hdr_set(pm_built *b, const char *name, const char *value)
+{
+    int i = pm_hdr_find(b, name);
+    if (i < 0)
+        return pm_hdr_add(b, name, value);
+    char *v = taap_strdup(value);
+    if (!v)
+        return -1;
+    taap_free_secret_str(b->hv[i]);
+    b->hv[i] = v;
+    return 0;
+}
+
+
+void pm_resolver_for(pm_worker *w, pm_resolver *r)
+{
+    pm_run *cx = w->cx;
+    memset(r, 0, sizeof *r);
+    r->scopes[r->n_scopes++] = &cx->local;
+    r->scopes[r->n_scopes++] = &w->data;
+    r->scopes[r->n_scopes++] = pm_varset_scope(cx->env);
+    r->scopes[r->n_scopes++] = &cx->coll;
+    r->scopes[r->n_scopes++] = pm_varset_scope(cx->globals);
+    r->clock = cx->o->clock;
+    r->clock_ctx = cx->o->clock_ctx;
+}
+
+const char *pm_lookup_var(pm_worker *w, const char *name)
+{
+    pm_resolver r;
+    pm_resolver_for(w, &r);
+    for (size_t i = 0; i < r.n_scopes; i++) {
+        const char *v = pm_scope_get(r.scopes[i], name);
+        if (v)
+            return v;
+    }
+    return NULL;
+}
+
+const char *pm_lookup_any(pm_worker *w, const char *const *names)
+{
+    for (size_t i = 0; names[i]; i++) {
+        const char *v = pm_lookup_var(w, names[i]);
+        if (v && *v)
+            return v;
+    }
+    return NULL;
+}
+
+char *pm_run_resolve(pm_worker *w, const char *s, pm_built *b)
+{
+    pm_resolver r;
+    pm_resolver_for(w, &r);
+    char *out;
+    if (pm_resolve(&r, s ? s : "", &out) != 0) {
+        snprintf(b->err, sizeof b->err, "variable expansion grew beyond %u bytes (a cycle?)",
+                 PM_RESOLVE_MAX);
+        return NULL;
+    }
+    return out;
+}
+
+void pm_put_urlenc(pm_buf *o, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            pm_buf_put(o, p, 1);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            pm_buf_put(o, e, 3);
+        }
+    }
+}
+
+/* Substitute :name path segments from url.variable[] (values resolved). */
+static char *apply_path_vars(pm_worker *w, const pm_item *it, const char *url, pm_built *b)
+{
+    if (it->path_vars.n == 0)
+        return taap_strdup(url);
+    const char *s = strstr(url, "://");
+    const char *path = s ? strchr(s + 3, '/') : strchr(url, '/');
+    if (!path)
+        return taap_strdup(url);
+    size_t qpos = strcspn(path, "?#");
+    pm_buf o = {0};
+    pm_buf_put(&o, url, (size_t)(path - url));
+    const char *p = path, *end = path + qpos;
+    while (p < end) {
+        if (*p == '/' && p + 1 < end && p[1] == ':') {
+            const char *ns = p + 2, *ne = ns;
+            while (ne < end && *ne != '/' && *ne != '.')
+                ne++;
+            char name[256];
+            size_t nl = (size_t)(ne - ns);
+            const char *val = NULL;
+            if (nl && nl < sizeof name) {
+                memcpy(name, ns, nl);
+                name[nl] = '\0';
+                val = pm_kv_get(&it->path_vars, name);
+            }
+            if (val) {
+                char *rv = pm_run_resolve(w, val, b);
+                if (!rv) {
+                    pm_buf_free(&o);
+                    return NULL;
+                }
+                pm_buf_put(&o, "/", 1);
+                pm_buf_puts(&o, rv);
+                free(rv);
+                p = ne;
+                continue;
+            }
+        }
+        pm_buf_put(&o, p, 1);
+        p++;
+    }
+    pm_buf_puts(&o, end);
+    return pm_buf_take(&o);
+}
+
+static int method_prunes_body(const char *m)
+{
+    return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "COPY") || !strcmp(m, "PURGE") ||
+           !strcmp(m, "UNLOCK");
+}
+
+static char *join_path(pm_run *cx, const char *src)
+{
+    if (!src || src[0] == '/' || !cx->o->working_dir)
+        return taap_strdup(src);
+    pm_buf b = {0};
+    pm_buf_puts(&b, cx->o->working_dir);
+    pm_buf_put(&b, "/", 1);
+    pm_buf_puts(&b, src);
+    return pm_buf_take(&b);
+}
+
+static int build_body(pm_worker *w, const pm_item *it, pm_built *b)
+{
+    pm_run *cx = w->cx;
+    const pm_body *bd = &it->body;
+    pm_buf o = {0};
+    const char *implicit_ct = NULL;
+    char ctbuf[128];
+    switch (bd->mode) {
+    case PM_BODY_NONE:
+        return 0;
+    case PM_BODY_UNSUPPORTED:
+        snprintf(b->err, sizeof b->err, "body mode \"%s\" is not supported",
+                 bd->mode_name ? bd->mode_name : "?");
+        return -1;
+    case PM_BODY_RAW: {
+        char *s = pm_run_resolve(w, bd->raw, b);
+        if (!s)
+            return -1;
+        b->body_len = strlen(s);
+        b->body = s;
+        const char *lang = bd->language ? bd->language : "text";
+        implicit_ct = !strcmp(lang, "json")         ? "application/json"
+                      : !strcmp(lang, "javascript") ? "application/javascript"
+                      : !strcmp(lang, "xml")        ? "application/xml"
+                      : !strcmp(lang, "html")       ? "text/html"
+                                                    : "text/plain";
+        if (b->body_len == 0)
+            implicit_ct = NULL;
+        break;
+    }
+    case PM_BODY_URLENCODED: {
+        int first = 1;
+        for (size_t i = 0; i < bd->params.n; i++) {
+            const pm_kv *kv = &bd->params.v[i];
+            if (kv->disabled || !kv->key)
+                continue;
+            char *k = pm_run_resolve(w, kv->key, b), *v = pm_run_resolve(w, kv->value ? kv->value : "", b);
+            if (!k || !v) {
+                free(k);
+                free(v);
+                pm_buf_free(&o);
+                return -1;
+            }
+            if (!first)
+                pm_buf_put(&o, "&", 1);
+            first = 0;
+            pm_put_urlenc(&o, k);
+            pm_buf_put(&o, "=", 1);
+            pm_put_urlenc(&o, v);
+            free(k);
+            free(v);
+        }
+        b->body_len = o.len;
+        b->body = pm_buf_take(&o);
+        implicit_ct = "application/x-www-form-urlencoded";
+        break;
+    }
+    case PM_BODY_FORMDATA: {
+        unsigned char r[12];
+        if (RAND_bytes(r, sizeof r) != 1)
+            memset(r, 7, sizeof r);
+        char boundary[64];
+        int bl = snprintf(boundary, sizeof boundary, "--------------------------");
+        for (size_t i = 0; i < sizeof r && bl + 2 < (int)sizeof boundary; i++)
+            bl += snprintf(boundary + bl, sizeof boundary - (size_t)bl, "%02u", r[i] % 100u);
+        for (size_t i = 0; i < bd->params.n; i++) {
+            const pm_kv *kv = &bd->params.v[i];
+            if (kv->disabled || !kv->key)
+                continue;
+            char *k = pm_run_resolve(w, kv->key, b);
+            if (!k) {
+                pm_buf_free(&o);
+                return -1;
+            }
+            int is_file = kv->type && !strcmp(kv->type, "file");
+            if (is_file) {
+                for (size_t s = 0; s < kv->n_src; s++) {
+                    if (!kv->src[s] || !*kv->src[s])
+                        continue;
+                    char *path = join_path(cx, kv->src[s]);
+                    char *data = NULL;
+                    size_t dl = 0;
+                    taap_error e = TAAP_ERROR_INIT;
+                    if (!path || taap_read_file(path, TAAP_COLLECTION_MAX_BYTES, 0, &data, &dl,
+                                                &e) != TAAP_OK) {
+                        snprintf(b->err, sizeof b->err, "formdata file: %.250s", e.message);
+                        free(path);
+                        free(k);
+                        pm_buf_free(&o);
+                        return -1;
+                    }
+                    const char *base = strrchr(path, '/');
+                    base = base ? base + 1 : path;
+                    pm_buf_printf(&o,
+                                  "--%s\r\nContent-Disposition: form-data; name=\"%s\"; "
+                                  "filename=\"%s\"\r\nContent-Type: %s\r\n\r\n",
+                                  boundary, k, base,
+                                  kv->content_type ? kv->content_type : "application/octet-stream");
+                    pm_buf_put(&o, data, dl);
+                    pm_buf_puts(&o, "\r\n");
+                    free(data);
+                    free(path);
+                }
+            } else {
+                char *v = pm_run_resolve(w, kv->value ? kv->value : "", b);
+                if (!v) {
+                    free(k);
+                    pm_buf_free(&o);
+                    return -1;
+                }
+                pm_buf_printf(&o, "--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n",
+                              boundary, k);
+                if (kv->content_type)
+                    pm_buf_printf(&o, "Content-Type: %s\r\n", kv->content_type);
+                pm_buf_puts(&o, "\r\n");
+                pm_buf_puts(&o, v);
+                pm_buf_puts(&o, "\r\n");
+                free(v);
+            }
+            free(k);
+        }
+        pm_buf_printf(&o, "--%s--\r\n", boundary);
+        b->body_len = o.len;
+        b->body = pm_buf_take(&o);
+        snprintf(ctbuf, sizeof ctbuf, "multipart/form-data; boundary=%s", boundary);
+        implicit_ct = ctbuf;
+        break;
+    }
+    case PM_BODY_FILE:
+        if (bd->file_src && *bd->file_src) {
+            char *src = pm_run_resolve(w, bd->file_src, b);
+            if (!src)
+                return -1;
+            b->body_file = join_path(cx, src);
+            free(src);
+            if (access(b->body_file, R_OK) != 0) {
+                snprintf(b->err, sizeof b->err, "body file %s cannot be read", b->body_file);
+                return -1;
+            }
+        }
+        break; /* src null: no file chosen, send an empty body */
+    case PM_BODY_GRAPHQL: {
+        char *q = pm_run_resolve(w, bd->gql_query ? bd->gql_query : "", b);
+        char *v = pm_run_resolve(w, bd->gql_variables ? bd->gql_variables : "", b);
+        if (!q || !v) {
+            free(q);
+            free(v);
+            return -1;
+        }
+        pm_buf_puts(&o, "{\"query\":");
+        pm_buf_json_str(&o, q);
+        pm_buf_puts(&o, ",\"variables\":");
+        json_t *vj = *v ? json_loads(v, 0, NULL) : NULL;
+        if (vj) {
+            char *d = json_dumps(vj, JSON_COMPACT | JSON_ENCODE_ANY);
+            pm_buf_puts(&o, d ? d : "{}");
+            free(d);
+            json_decref(vj);
+        } else {
+            pm_buf_puts(&o, "{}");
+        }
+        pm_buf_put(&o, "}", 1);
+        free(q);
+        free(v);
+        b->body_len = o.len;
+        b->body = pm_buf_take(&o);
+        implicit_ct = "application/json";
+        break;
+    }
+    }
+    if (!b->body && !b->body_file && bd->mode != PM_BODY_FILE) {
+        snprintf(b->err, sizeof b->err, "out of memory");
+        return -1;
+    }
+    if (implicit_ct && pm_hdr_find(b, "Content-Type") < 0 && pm_hdr_add(b, "Content-Type", implicit_ct))
+        return -1;
+    return 0;
+}
+
+int pm_mentions_token(const pm_run *cx, const pm_item *it)
+{
+    char needle[160];
+    snprintf(needle, sizeof needle, "{{%s}}", cx->access_var);
+    for (size_t i = 0; i < it->headers.n; i++)
+        if (it->headers.v[i].value && strstr(it->headers.v[i].value, needle))
+            return 1;
+    const pm_auth *a = pm_item_auth(it);
+    if (a)
+        for (size_t i = 0; i < a->attrs.n; i++)
+            if (a->attrs.v[i].value && strstr(a->attrs.v[i].value, needle))
+                return 1;
+    return 0;
+}
+
+/* Resolve everything of the item into b (under cx->lock). 0 or -1 (b->err). */
+int pm_build_request(pm_worker *w, const pm_plan_item *pi, pm_built *b)
+{
+    pm_run *cx = w->cx;
+    const pm_item *it = pi->it;
+    memset(b, 0, sizeof *b);
+    b->method = taap_strdup(it->method);
+    char *u = pm_run_resolve(w, it->url, b);
+    if (!u || !b->method)
+        return -1;
+    char *u2 = apply_path_vars(w, it, u, b);
+    free(u);
+    if (!u2)
+        return -1;
+    /* no scheme → http:// (Postman's default); protocol-relative → http: */
+    pm_buf ub = {0};
+    if (!strncmp(u2, "//", 2))
+        pm_buf_puts(&ub, "http:");
+    else if (!strstr(u2, "://") && *u2)
+        pm_buf_puts(&ub, "http://");
+    size_t ul = strcspn(u2, "#"); /* the fragment is never sent */
+    pm_buf_put(&ub, u2, ul);
+    free(u2);
+    char *u3 = pm_buf_take(&ub);
+    if (!u3)
+        return -1;
+    b->url = pm_url_encode_loose(u3);
+    b->url_raw = u3;
+    if (!b->url)
+        return -1;
+    if (!*b->url) {
+        snprintf(b->err, sizeof b->err, "the request has no URL");
+        return -1;
+    }
+    for (size_t i = 0; i < it->headers.n; i++) {
+        const pm_kv *h = &it->headers.v[i];
+        if (h->disabled || !h->key || !*h->key)
+            continue;
+        char *k = pm_run_resolve(w, h->key, b), *v = pm_run_resolve(w, h->value ? h->value : "", b);
+        int rc = (k && v) ? pm_hdr_add(b, k, v) : -1;
+        free(k);
+        taap_free_secret_str(v);
+        if (rc)
+            return -1;
+    }
+    b->pop = cx->pop_all || pm_hdr_find(b, "X-Authorization") >= 0;
+    b->uses_token = pm_mentions_token(cx, it);
+    if (pm_auth_apply(w, it, b) != 0)
+        return -1;
+    if (!method_prunes_body(b->method) && build_body(w, it, b) != 0)
+        return -1;
+    if (pi->is_token && pm_token_basic(w, b) != 0)
+        return -1;
+    return 0;
+}
+
+/* ---- PoP --------------------------------------------------------------------------- */
+
+int pm_pop_sign(pm_run *cx, pm_built *b, char *errbuf, size_t cap)
+{
+    /* drop any placeholder, remember where it was so the order stays */
+    int pos = pm_hdr_find(b, "X-Authorization");
+    pm_hdr_remove(b, "X-Authorization");
+    taap_header *hs = calloc(b->nh ? b->nh : 1, sizeof *hs);
+    if (!hs) {
+        snprintf(errbuf, cap, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < b->nh; i++) {
+        hs[i].name = b->hn[i];
+        hs[i].value = b->hv[i];
+    }
+    taap_request rq = {0};
+    rq.method = b->method;
+    rq.target = b->url;
+    rq.headers = hs;
+    rq.n_headers = b->nh;
+    if (b->body_file) {
+        rq.body.kind = TAAP_BODY_FILE;
+        rq.body.path = b->body_file;
+    } else if (b->body_len) {
+        rq.body.kind = TAAP_BODY_MEMORY;
+        rq.body.data = b->body;
+        rq.body.len = (int64_t)b->body_len;
+    }
+    taap_pop_options po;
+    taap_pop_options_init(&po);
+    po.clock = cx->o->clock; /* NULL → wall clock */
+    po.clock_ctx = cx->o->clock_ctx;
+    char *tok = NULL;
+    taap_error e = TAAP_ERROR_INIT;
+    taap_code rc = taap_pop_build_request(cx->key, &rq, &po, &tok, NULL, &e);
+    free(hs);
+    if (rc != TAAP_OK) {
+        snprintf(errbuf, cap, "PoP signing failed: %.250s", e.message);
+        return -1;
+    }
+    int r = pm_hdr_add(b, "X-Authorization", tok);
+    free(tok);
+    if (r)
+        return -1;
+    /* move it back to where the collection had it */
+    if (pos >= 0 && (size_t)pos < b->nh - 1) {
+        char *n = b->hn[b->nh - 1], *v = b->hv[b->nh - 1];
+        memmove(b->hn + pos + 1, b->hn + pos, (b->nh - 1 - (size_t)pos) * sizeof *b->hn);
+        memmove(b->hv + pos + 1, b->hv + pos, (b->nh - 1 - (size_t)pos) * sizeof *b->hv);
+        b->hn[pos] = n;
+        b->hv[pos] = v;
+    }
+    return 0;
+}
+
+char *pm_url_encode_loose(const char *url)
+{
+    pm_buf b = {0};
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++) {
+        unsigned char c = *p;
+        if (c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '`' ||
+            c == '{' || c == '}' || c == '|' || c == '\\' || c == '^') {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            pm_buf_put(&b, e, 3);
+        } else {
+            pm_buf_put(&b, p, 1);
+        }
+    }
+    return pm_buf_take(&b);
+}

@@ -1,0 +1,308 @@
+/*
+ * exec.c — one item through build → sign → send → check, with retries on
+ * transport errors and 5xx (a fresh PoP each time) and one token refresh
+ * after a 401; the iterations over the data rows; the -j N workers.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "run.h"
+
+/* ---- unresolved variables (warned once per name, or fatal with --strict-vars) */
+
+typedef struct unres_ctx {
+    pm_run *cx;
+    const char *path;
+    char first[200];
+    int count;
+} unres_ctx;
+
+static void on_unresolved(void *ud, const char *name, size_t len)
+{
+    unres_ctx *u = ud;
+    char key[300], msg[400];
+    if (!u->count)
+        snprintf(u->first, sizeof u->first, "%.*s", (int)(len > 150 ? 150 : len), name);
+    u->count++;
+    snprintf(key, sizeof key, "var:%.*s", (int)(len > 250 ? 250 : len), name);
+    if (pm_first_time(u->cx, key)) {
+        snprintf(msg, sizeof msg,
+                 "unresolved variable {{%.*s}} (in \"%s\"): not in the environment, data, "
+                 "collection or globals; sent verbatim",
+                 (int)(len > 150 ? 150 : len), name, u->path);
+        pm_emit(u->cx, TAAP_RUN_EV_WARNING, 0, u->path, msg, NULL);
+    }
+}
+
+/* ---- executing one item ------------------------------------------------------------- */
+
+/* Items that are recorded without being sent: the jsrsasign download
+ * (signing is native) and a token request while the token is valid.
+ * Returns 1 when the item was handled here. */
+static int exec_not_sent(pm_worker *w, const pm_plan_item *pi, int from_token_lock,
+                         const char *why)
+{
+    pm_run *cx = w->cx;
+    pm_outcome oc;
+    memset(&oc, 0, sizeof oc);
+    if (why)
+        pm_note(&oc, why);
+    if (pi->jsrsasign) {
+        oc.skipped = oc.passed = 1;
+        snprintf(oc.expect, sizeof oc.expect, "-");
+        pm_note(&oc, "jsrsasign download not needed: PoP tokens are signed natively");
+        pm_record_result(w, pi, NULL, &oc);
+        return 1;
+    }
+    if (!pi->is_token || from_token_lock)
+        return 0;
+    /* the token request: parallel workers share one token */
+    pthread_mutex_lock(&cx->token_lock);
+    pthread_mutex_lock(&cx->lock);
+    int valid = pm_token_valid(cx);
+    char n[96];
+    if (cx->token_exp)
+        snprintf(n, sizeof n, "not sent: the access token is valid for %lld s more",
+                 (long long)(cx->token_exp - pm_now(cx)));
+    else
+        snprintf(n, sizeof n, "not sent: the access token from this run is reused");
+    pthread_mutex_unlock(&cx->lock);
+    if (valid) {
+        pthread_mutex_unlock(&cx->token_lock);
+        oc.skipped = oc.passed = 1;
+        snprintf(oc.expect, sizeof oc.expect, "-");
+        pm_note(&oc, n);
+        pm_record_result(w, pi, NULL, &oc);
+    } else {
+        pm_exec_item(w, pi, 1, why);
+        pthread_mutex_unlock(&cx->token_lock);
+    }
+    return 1;
+}
+
+/* Fetch or refresh the token this request needs. A missing token is
+ * fetched here only when the token request is not in the plan (e.g.
+ * --folder Connectivity): otherwise it has run (and failed) already, or
+ * runs in its turn. */
+static void exec_token_first(pm_worker *w, const pm_plan_item *pi)
+{
+    pm_run *cx = w->cx;
+    if (pi->is_token || !cx->token_item || !pm_mentions_token(cx, pi->it))
+        return;
+    pthread_mutex_lock(&cx->lock);
+    const char *tv = pm_lookup_var(w, cx->access_var);
+    int missing = !tv || !*tv;
+    int expiring = cx->have_token && !pm_token_valid(cx);
+    pthread_mutex_unlock(&cx->lock);
+    if ((missing && !cx->token_in_plan) || expiring)
+        pm_token_ensure(w, 0, 0,
+                        missing ? "fetched automatically: a later request needs a token"
+                                : "refreshed before expiry");
+}
+
+/* Build, sign and check one attempt's bytes. 0, or -1 with oc->config set
+ * (*gen: the token generation the request was built with). */
+static int exec_prepare(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_outcome *oc,
+                        unsigned *gen)
+{
+    pm_run *cx = w->cx;
+    pthread_mutex_lock(&cx->lock);
+    int brc = pm_build_request(w, pi, b);
+    *gen = cx->token_gen;
+    pthread_mutex_unlock(&cx->lock);
+    if (brc != 0) {
+        oc->config = 1;
+        snprintf(oc->error, sizeof oc->error, "%s: %s", pi->it->path,
+                 b->err[0] ? b->err : "out of memory");
+        return -1;
+    }
+    if (b->pop) {
+        char e[300];
+        if (!cx->key) {
+            oc->config = 1;
+            snprintf(oc->error, sizeof oc->error, "no private key for the PoP token");
+            return -1;
+        }
+        if (pm_pop_sign(cx, b, e, sizeof e) != 0) {
+            oc->config = 1;
+            snprintf(oc->error, sizeof oc->error, "%s", e);
+            return -1;
+        }
+    }
+    /* warnings (and --strict-vars) for what is left unresolved in the final bytes */
+    unres_ctx uc = {cx, pi->it->path, "", 0};
+    pthread_mutex_lock(&cx->lock);
+    pm_unresolved(b->url_raw ? b->url_raw : b->url, on_unresolved, &uc);
+    for (size_t i = 0; i < b->nh; i++) {
+        pm_unresolved(b->hn[i], on_unresolved, &uc);
+        pm_unresolved(b->hv[i], on_unresolved, &uc);
+    }
+    if (b->body && b->body_len == strlen(b->body))
+        pm_unresolved(b->body, on_unresolved, &uc);
+    pthread_mutex_unlock(&cx->lock);
+    if (uc.count && cx->o->strict_vars) {
+        oc->config = 1;
+        snprintf(oc->error, sizeof oc->error, "unresolved variable {{%s}} (--strict-vars)",
+                 uc.first);
+        return -1;
+    }
+    return 0;
+}
+
+/* Send with retries: transport errors and 5xx are retried (each try built
+ * and signed afresh), a 401 on a token-bearing request refreshes the
+ * token once. *refreshed says whether that happened. */
+static void exec_send(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_outcome *oc,
+                      pm_http_resp *resp, int *refreshed)
+{
+    pm_run *cx = w->cx;
+    unsigned tries = cx->o->retries + 1;
+    for (unsigned attempt = 0; attempt < tries; attempt++) {
+        pm_built_free(b);
+        pm_http_resp_clear(resp);
+        unsigned gen;
+        if (exec_prepare(w, pi, b, oc, &gen) != 0)
+            return;
+        const char *const *hn = (const char *const *)b->hn, *const *hv = (const char *const *)b->hv;
+        pm_http_req hr = {b->method, b->url, hn, hv, b->nh, b->body, b->body_len, b->body_file,
+                          cx->o->timeout_ms, cx->o->insecure, cx->o->cacert, cx->o->connect_to,
+                          cx->o->n_connect_to, 0};
+        oc->attempts++;
+        int sr = w->http->ops->send(w->http, &hr, resp);
+        oc->time_ms = resp->time_ms;
+        if (sr != 0) {
+            oc->transport = 1;
+            snprintf(oc->error, sizeof oc->error, "%s", resp->error);
+            continue; /* retry with a fresh PoP */
+        }
+        oc->transport = 0;
+        oc->error[0] = '\0';
+        oc->status = resp->status;
+        oc->bytes = resp->total_bytes;
+        if (pi->is_token) {
+            pthread_mutex_lock(&cx->lock);
+            cx->res->token_requests++;
+            pthread_mutex_unlock(&cx->lock);
+        }
+        if (resp->status == 401 && !pi->is_token && b->uses_token && cx->token_item &&
+            !*refreshed) {
+            *refreshed = 1;
+            pm_token_ensure(w, 1, gen, "refreshed after a 401");
+            pm_note(oc, "401: token refreshed, retried");
+            tries++;
+            continue;
+        }
+        if (resp->status >= 500 && attempt + 1 < tries)
+            continue;
+        return;
+    }
+}
+
+/* Did the response meet the expectation? (A token response must also
+ * carry an access_token, which is captured.) */
+static void exec_judge(pm_worker *w, const pm_plan_item *pi, pm_outcome *oc,
+                       const pm_http_resp *resp)
+{
+    pm_run *cx = w->cx;
+    if (oc->transport || oc->config || !oc->attempts) {
+        if (!oc->expect[0])
+            snprintf(oc->expect, sizeof oc->expect, "%s",
+                     cx->n_ranges ? cx->o->expect_status : "response");
+        return;
+    }
+    oc->passed = pm_status_ok(cx, pi, oc->status, oc->expect, sizeof oc->expect);
+    if (pi->is_token && oc->status >= 200 && oc->status <= 299) {
+        pthread_mutex_lock(&cx->lock);
+        int cr = pm_token_capture(cx, resp->body, oc);
+        pthread_mutex_unlock(&cx->lock);
+        if (cr != 0 && oc->passed) {
+            oc->passed = 0;
+            snprintf(oc->error, sizeof oc->error,
+                     "token response has no access_token (expected OAuth 2.0 JSON)");
+        }
+    }
+    if (!oc->passed && !oc->error[0])
+        snprintf(oc->error, sizeof oc->error, "expected status %s, got %ld", oc->expect,
+                 oc->status);
+    if (!oc->passed && resp->body && resp->body_len) {
+        size_t n = resp->body_len < 300 ? resp->body_len : 300;
+        oc->detail = taap_strndup(resp->body, n);
+    }
+}
+
+void pm_exec_item(pm_worker *w, const pm_plan_item *pi, int from_token_lock, const char *why)
+{
+    pm_run *cx = w->cx;
+    if (exec_not_sent(w, pi, from_token_lock, why))
+        return;
+    exec_token_first(w, pi);
+    pm_outcome oc;
+    memset(&oc, 0, sizeof oc);
+    if (why)
+        pm_note(&oc, why);
+    pm_built b;
+    memset(&b, 0, sizeof b);
+    pm_http_resp resp;
+    memset(&resp, 0, sizeof resp);
+    int refreshed = 0;
+    exec_send(w, pi, &b, &oc, &resp, &refreshed);
+    if (b.pop && oc.attempts)
+        pm_note(&oc, oc.attempts > 1 ? "PoP signed (fresh on each try)" : "PoP signed");
+    if (b.basic_from_env)
+        pm_note(&oc, "Basic credentials from the environment");
+    exec_judge(w, pi, &oc, &resp);
+    if (oc.attempts > 1 && !refreshed) {
+        char n[64];
+        snprintf(n, sizeof n, "%u tries", oc.attempts);
+        pm_note(&oc, n);
+    }
+    pm_record_result(w, pi, &b, &oc);
+    free(oc.detail);
+    pm_assertions_free(&oc.asserts);
+    pm_built_free(&b);
+    pm_http_resp_clear(&resp);
+    if (cx->o->delay_ms) {
+        struct timespec ts = {(time_t)(cx->o->delay_ms / 1000),
+                              (long)(cx->o->delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int pm_stopped(pm_run *cx)
+{
+    pthread_mutex_lock(&cx->lock);
+    int s = cx->stop;
+    pthread_mutex_unlock(&cx->lock);
+    return s;
+}
+
+void pm_run_iteration(pm_worker *w, unsigned it)
+{
+    pm_run *cx = w->cx;
+    w->iteration = it;
+    pm_scope_clear(&w->data);
+    pthread_mutex_lock(&cx->lock);
+    pm_iterdata_scope(cx->data, it, &w->data);
+    pthread_mutex_unlock(&cx->lock);
+    for (size_t i = 0; i < cx->n_plan && !pm_stopped(cx); i++)
+        pm_exec_item(w, &cx->plan[i], 0, NULL);
+}
+
+void *pm_worker_main(void *arg)
+{
+    pm_worker *w = arg;
+    pm_run *cx = w->cx;
+    for (;;) {
+        pthread_mutex_lock(&cx->lock);
+        unsigned it = cx->next_iter;
+        int go = !cx->stop && it < cx->iterations;
+        if (go)
+            cx->next_iter++;
+        pthread_mutex_unlock(&cx->lock);
+        if (!go)
+            break;
+        pm_run_iteration(w, it);
+    }
+    return NULL;
+}
