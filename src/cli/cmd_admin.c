@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <jansson.h>
 
 #include "cli.h"
+#include "taap/http.h"
 
 const char cmd_admin_help[] =
     "usage: taap admin [--url URL] [--admin-token-file FILE] [--json] COMMAND ARGS\n"
@@ -55,27 +56,6 @@ typedef struct admin_opts {
     const char *words[MAX_WORDS];
     int n;
 } admin_opts;
-
-typedef struct buf {
-    char *p;
-    size_t len;
-} buf;
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    buf *b = ud;
-    size_t n = size * nmemb;
-    if (b->len + n > (16u << 20))
-        return 0; /* a management answer is small; refuse a runaway one */
-    char *np = realloc(b->p, b->len + n + 1);
-    if (!np)
-        return 0;
-    memcpy(np + b->len, ptr, n);
-    b->p = np;
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
-}
 
 /* Read the admin token (first line, trimmed) from a file or the environment. */
 static char *admin_token(const admin_opts *o)
@@ -123,8 +103,9 @@ static int safe_word(const char *w, const char *what)
 }
 
 /*
- * One request. Returns the HTTP status (0 on a transport failure, with a
- * message printed); *out gets the parsed JSON answer (or NULL).
+ * One request (through the one HTTP sender, taap/http.h). Returns the
+ * HTTP status (0 on a transport failure, with a message printed); *out
+ * gets the parsed JSON answer (or NULL).
  */
 static long request(const admin_opts *o, const char *token, const char *method, const char *path,
                     const char *content_type, const void *body, size_t len, json_t **out,
@@ -141,47 +122,40 @@ static long request(const admin_opts *o, const char *token, const char *method, 
     size_t bl = strlen(base);
     while (bl && base[bl - 1] == '/')
         bl--;
-    char url[2048], auth[320], ct[128];
+    char url[2048], auth[320];
     snprintf(url, sizeof url, "%.*s%s", (int)bl, base, path);
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    CURL *c = curl_easy_init();
-    if (!c)
-        return 0;
-    struct curl_slist *h = curl_slist_append(NULL, auth);
-    if (content_type) {
-        snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
-        h = curl_slist_append(h, ct);
-    }
-    h = curl_slist_append(h, "Expect:");
-    buf b = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    snprintf(auth, sizeof auth, "Bearer %s", token);
+    taap_header hs[2] = {{"Authorization", auth}, {"Content-Type", content_type}};
+    taap_request rq;
+    memset(&rq, 0, sizeof rq);
+    rq.method = method;
+    rq.target = url;
+    rq.headers = hs;
+    rq.n_headers = content_type ? 2 : 1;
     if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        rq.body.kind = TAAP_BODY_MEMORY;
+        rq.body.data = body;
+        rq.body.len = (int64_t)len;
     }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    taap_http_options ho;
+    taap_http_options_init(&ho);
+    ho.timeout_ms = 30000;
+    ho.max_response = 16u << 20; /* a management answer is small; refuse a runaway one */
+    taap_http_response *r = NULL;
+    taap_error err = TAAP_ERROR_INIT;
     long status = 0;
-    CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (taap_http_perform(&rq, &ho, NULL, &r, NULL, &err) == TAAP_OK)
+        status = r->status;
     else
-        cli_errorf("cannot reach %.*s: %s", (int)bl, base, curl_easy_strerror(rc));
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    memset(auth, 0, sizeof auth);
-    if (b.p && b.len)
-        *out = json_loadb(b.p, b.len, 0, NULL);
-    if (raw)
-        *raw = b.p;
-    else
-        free(b.p);
+        cli_errorf("cannot reach %.*s: %s", (int)bl, base, err.message);
+    OPENSSL_cleanse(auth, sizeof auth);
+    if (r && r->body_len)
+        *out = json_loadb(r->body, r->body_len, 0, NULL);
+    if (raw && r && r->body_len) {
+        *raw = r->body;
+        r->body = NULL;
+    }
+    taap_http_response_free(r);
     return status;
 }
 

@@ -452,6 +452,7 @@ taap_code taap_client_request(taap_client *c, const taap_request *req_in, FILE *
     char *url = NULL, *spool = NULL, *auth = NULL, *pop = NULL;
     taap_header *hdrs = NULL;
     taap_oauth_token *tok = NULL;
+    taap_http_session *session = NULL; /* retries reuse the connection */
     taap_code rc = TAAP_OK;
     taap_request req = *req_in;
 
@@ -554,7 +555,9 @@ taap_code taap_client_request(taap_client *c, const taap_request *req_in, FILE *
         *resp = NULL;
         int tcode = 0;
         result->attempts++;
-        rc = taap_http_perform(&req, &hopts, body_out, resp, &tcode, err);
+        if (!session && (rc = taap_http_session_new(&session, err)) != TAAP_OK)
+            break;
+        rc = taap_http_session_perform(session, &req, &hopts, body_out, resp, &tcode, err);
         if (rc == TAAP_E_HTTP) {
             result->transport_code = tcode;
             /* Never let a retry write a body twice: rewind a file, and on a
@@ -611,6 +614,7 @@ taap_code taap_client_request(taap_client *c, const taap_request *req_in, FILE *
     if (rejected_copy)
         taap_free_secret_str(rejected_copy);
 done:
+    taap_http_session_free(session);
     taap_oauth_token_free(tok);
     if (auth)
         taap_free_secret(auth, strlen(auth));
