@@ -124,7 +124,8 @@ TAAP_API const char *taap_explain_cause_text(taap_explain_cause cause);
 /* Flags for taap_explain_to_json(). */
 #define TAAP_EXPLAIN_REDACT 0x1u /* credential header values (Authorization,
                                    Proxy-Authorization, Cookie) shown as their
-                                   scheme and length only; for logs */
+                                   scheme and length only, and no body bytes
+                                   (length and SHA-256 only); for logs */
 
 /*
  * taap_explain_to_json — the explanation as one compact JSON object:

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <jansson.h>
@@ -34,6 +35,11 @@ const char cmd_admin_help[] =
     "                                       activate a developer kit: a device with IMEI,\n"
     "                                       ICCID, IMSI and MSISDN in that account\n"
     "  device list [--account ACCOUNT]      devices (all accounts by default)\n"
+    "  requests [--follow]                  the server's recent requests (method, path,\n"
+    "                                       status, PoP verdict); a rejected PoP shows\n"
+    "                                       its likely cause (--json: the full explanation,\n"
+    "                                       one object a line); --follow keeps printing new\n"
+    "                                       ones (every second) until interrupted\n"
     "\n"
     "Options:\n"
     "  --url URL                the server (default $TAAP_ADMIN_URL, $TAAP_BASE_URL, or\n"
@@ -53,6 +59,7 @@ typedef struct admin_opts {
     const char *account;
     const char *app;
     int json;
+    int follow;
     const char *words[MAX_WORDS];
     int n;
 } admin_opts;
@@ -212,6 +219,59 @@ static char *read_key(const char *file, size_t *len)
     }
     *len = n;
     return p;
+}
+
+/* One request-log entry: a line, and for a rejected PoP its likely cause. */
+static void print_request(json_t *e, int json)
+{
+    if (json) {
+        char *s = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (s)
+            printf("%s\n", s);
+        free(s);
+        return;
+    }
+    printf("%-6lld %-20s %-6s %-40s %3d %s\n", (long long)json_integer_value(json_object_get(e, "id")),
+           str(e, "time"), str(e, "method"), str(e, "path"),
+           (int)json_integer_value(json_object_get(e, "status")),
+           *str(e, "verdict") ? str(e, "verdict") : "-");
+    if (*str(e, "causeText"))
+        printf("       likely cause: %s\n", str(e, "causeText"));
+}
+
+/* `requests [--follow]`: print the log, then (follow) poll for new entries
+ * once a second until the server goes away or the user interrupts. */
+static int requests_cmd(const admin_opts *o, const char *token)
+{
+    long long last = 0;
+    int header = !o->json;
+    for (;;) {
+        char path[96];
+        snprintf(path, sizeof path, "/devedge/v1/requests?since=%lld&limit=1000", last);
+        json_t *j = NULL;
+        long st = request(o, token, "GET", path, NULL, NULL, 0, &j, NULL);
+        if (st != 200) {
+            int rc = refused(st, j);
+            json_decref(j);
+            return rc;
+        }
+        json_t *arr = json_object_get(j, "requests");
+        if (header) {
+            printf("%-6s %-20s %-6s %-40s %3s %s\n", "ID", "TIME", "METHOD", "PATH", "ST",
+                   "VERDICT");
+            header = 0;
+        }
+        for (size_t i = 0; i < json_array_size(arr); i++)
+            print_request(json_array_get(arr, i), o->json);
+        json_int_t l = json_integer_value(json_object_get(j, "last"));
+        if (l > last)
+            last = (long long)l;
+        json_decref(j);
+        fflush(stdout);
+        if (!o->follow)
+            return CLI_EXIT_OK;
+        sleep(1);
+    }
 }
 
 static int usage_error(const char *msg)
@@ -378,6 +438,9 @@ static int run(const admin_opts *o, const char *token)
             printf("%-21s %-16s %-16s %-12s %-11s %s\n", str(d, "iccid"), str(d, "imei"),
                    str(d, "imsi"), str(d, "msisdn"), str(d, "status"), str(d, "account"));
         }
+    } else if (strcmp(w0, "requests") == 0) {
+        NEED(1, "requests [--follow] [--json]");
+        return requests_cmd(o, token);
     } else {
         return usage_error(o->n ? "unknown admin command" : "missing admin command");
     }
@@ -412,6 +475,10 @@ int cmd_admin(int argc, char **argv)
         }
         if (strcmp(a, "--json") == 0) {
             o.json = 1;
+            continue;
+        }
+        if (strcmp(a, "--follow") == 0) {
+            o.follow = 1;
             continue;
         }
         if (a[0] == '-' && a[1] == '-') {

@@ -29,6 +29,9 @@ const char cmd_serve_help[] =
     "                          a random token if missing (default DB.admin-token)\n"
     "  --threads N             worker threads (default 4)\n"
     "  --no-access-log         do not log one line per request on stderr\n"
+    "  --request-log N         requests remembered for GET /devedge/v1/requests, `taap admin\n"
+    "                          requests` and the console: method, path, status, PoP verdict\n"
+    "                          and explanation, never a token or secret (default 1000)\n"
     "\n"
     "Limits:\n"
     "  --max-header-bytes N    request line + headers (default 16384; more gets 431)\n"
@@ -65,7 +68,7 @@ enum {
     OPT_LISTEN = 256, OPT_PORT_FILE, OPT_DB, OPT_ADMIN_TOKEN_FILE, OPT_THREADS, OPT_NO_LOG,
     OPT_MAX_HEADER, OPT_MAX_BODY, OPT_MAX_CONN, OPT_TIMEOUT, OPT_INIT, OPT_INIT_ONLY,
     OPT_INIT_KEY, OPT_JSON, OPT_LEEWAY, OPT_MAX_POP, OPT_TOKEN_REQ, OPT_RES_REQ, OPT_NO_REPLAY,
-    OPT_TOKEN_LIFE, OPT_SECRET_ITER, OPT_CLOCK_OFFSET, OPT_NOW_FILE, OPT_PORT
+    OPT_TOKEN_LIFE, OPT_SECRET_ITER, OPT_CLOCK_OFFSET, OPT_NOW_FILE, OPT_PORT, OPT_REQUEST_LOG
 };
 
 static int parse_num(const char *flag, const char *v, long long lo, long long hi, long long *out)
@@ -138,6 +141,7 @@ int cmd_serve(int argc, char **argv)
         {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN_FILE},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"no-access-log", no_argument, NULL, OPT_NO_LOG},
+        {"request-log", required_argument, NULL, OPT_REQUEST_LOG},
         {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER},
         {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY},
         {"max-connections", required_argument, NULL, OPT_MAX_CONN},
@@ -196,6 +200,11 @@ int cmd_serve(int argc, char **argv)
             if (!parse_num("--max-body-bytes", optarg, 0, 1LL << 30, &v))
                 goto out;
             o.max_body_bytes = (size_t)v;
+            break;
+        case OPT_REQUEST_LOG:
+            if (!parse_num("--request-log", optarg, 1, 100000, &v))
+                goto out;
+            o.request_log_size = (size_t)v;
             break;
         case OPT_MAX_CONN:
             if (!parse_num("--max-connections", optarg, 1, 100000, &v))

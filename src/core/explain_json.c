@@ -79,7 +79,9 @@ static json_t *part_json(const taap_explain_part *p, unsigned flags)
         json_t *b = json_object();
         json_object_set_new(b, "length", json_integer(p->body_len));
         json_object_set_new(b, "sha256", p->body_sha256[0] ? json_string(p->body_sha256) : json_null());
-        json_object_set_new(b, "head", bytes_text(p->body_head, p->body_head_len, TAAP_EXPLAIN_BODY_HEAD));
+        if (!(flags & TAAP_EXPLAIN_REDACT)) /* a body may hold a secret (a form) */
+            json_object_set_new(b, "head", bytes_text(p->body_head, p->body_head_len,
+                                                      TAAP_EXPLAIN_BODY_HEAD));
         json_object_set_new(o, "body", b);
     } else if (p->present && p->value) {
         if ((flags & TAAP_EXPLAIN_REDACT) && is_credential(p->name))

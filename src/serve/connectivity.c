@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "request_log.h"
 #include "serve_internal.h"
 
 #define CONNECTIVITY TAAP_SERVE_API_CONNECTIVITY
@@ -297,10 +298,14 @@ int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv
     memcpy(client_id, at->client_id, sizeof client_id);
     srv_at_release(at);
     if (rc != TAAP_OK) {
-        deny(rs, 401, "invalid_token", "Invalid PoP Token", "%s: PoP token rejected: %s",
-             taap_code_name(rc), verr.message[0] ? verr.message : taap_strerror(rc));
+        char cause[256];
+        srv_explain_pop(pop, &req, &cfg, rc, verr.message, rs, cause, sizeof cause);
+        deny(rs, 401, "invalid_token", "Invalid PoP Token", "%s: PoP token rejected: %s%s%s",
+             taap_code_name(rc), verr.message[0] ? verr.message : taap_strerror(rc),
+             cause[0] ? "; likely cause: " : "", cause);
         return 0;
     }
+    rs->verdict = taap_code_name(TAAP_OK); /* for the request log */
     if (!sub_ok) {
         deny(rs, 403, "insufficient_scope", "Access Denied",
              "application '%s' is not subscribed to the Connectivity API (%s)", app.name,

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "request_log.h"
 #include "serve_internal.h"
 
 void h_jwks(taap_server *s, const srv_request *rq, const srv_principal *who, srv_response *rs)
@@ -401,6 +402,7 @@ void h_token(taap_server *s, const srv_request *rq, const srv_principal *who, sr
         }
     }
     store_free_strings(pems, nk);
+    rs->verdict = taap_code_name(vrc); /* for the request log */
     if (!matched) {
         free(body_cnf);
         if (vrc == TAAP_E_SIGNATURE)
@@ -408,10 +410,14 @@ void h_token(taap_server *s, const srv_request *rq, const srv_principal *who, sr
                             "TAAP_E_SIGNATURE: the PoP token is not signed by any of the %zu "
                             "key%s registered for application '%s'",
                             nk, nk == 1 ? "" : "s", app.name);
-        else
-            srv_oauth_error(rs, 401, "Basic", "invalid_client", "%s: PoP token rejected: %s",
+        else {
+            char cause[256];
+            srv_explain_pop(pop, &req, &cfg, vrc, verr.message, rs, cause, sizeof cause);
+            srv_oauth_error(rs, 401, "Basic", "invalid_client", "%s: PoP token rejected: %s%s%s",
                             taap_code_name(vrc),
-                            verr.message[0] ? verr.message : taap_strerror(vrc));
+                            verr.message[0] ? verr.message : taap_strerror(vrc),
+                            cause[0] ? "; likely cause: " : "", cause);
+        }
         return;
     }
     if (body_cnf) {

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "request_log.h"
 #include "serve_internal.h"
 
 #define KB 1024
@@ -40,6 +41,7 @@ static const srv_route routes[] = {
      0},
     {"POST", "/devedge/v1/kits", h_admin_kits_post, SRV_AUTH_ADMIN, 4 * KB},
     {"GET", "/devedge/v1/devices", h_admin_devices_get, SRV_AUTH_ADMIN, 0},
+    {"GET", "/devedge/v1/requests", h_admin_requests, SRV_AUTH_ADMIN, 0},
     /* Only with taap_serve_options.testing_sink: the body is streamed (hashed
      * and counted, never buffered), any size. */
     {"POST", "/testing/v1/sink", h_sink, SRV_AUTH_NONE, SIZE_MAX},
@@ -190,7 +192,15 @@ static int admin_ok(taap_server *s, const srv_request *rq, srv_response *rs)
     return 1;
 }
 
+static void dispatch(taap_server *s, srv_request *rq, srv_response *rs);
+
 void srv_dispatch(taap_server *s, srv_request *rq, srv_response *rs)
+{
+    dispatch(s, rq, rs);
+    srv_reqlog_add(s->reqlog, srv_now(s), rq, rs);
+}
+
+static void dispatch(taap_server *s, srv_request *rq, srv_response *rs)
 {
     const srv_route *hit = NULL;
     char allow[sizeof rs->allow] = ""; /* the Allow header it becomes */

@@ -55,6 +55,11 @@ typedef struct srv_response {
     char allow[64];              /* Allow header for a 405, or empty */
     int no_store;                /* Cache-Control: no-store, Pragma: no-cache */
     int close;                   /* ask the transport to close the connection */
+    /* A PoP check's verdict and explanation, for the request log
+     * (request_log.h): a static code name, a cause, redacted JSON. */
+    const char *verdict;
+    taap_explain_cause cause;
+    char *explanation;
 } srv_response;
 
 void srv_response_free(srv_response *r);
@@ -139,6 +144,11 @@ void h_admin_kits_post(taap_server *s, const srv_request *rq, const srv_principa
                        srv_response *rs);
 void h_admin_devices_get(taap_server *s, const srv_request *rq, const srv_principal *who,
                          srv_response *rs);
+/* GET /devedge/v1/requests (request_log.c). */
+void h_admin_requests(taap_server *s, const srv_request *rq, const srv_principal *who,
+                      srv_response *rs);
+/* The server's request log (NULL when off). */
+struct srv_reqlog *srv_reqlog_of(taap_server *s);
 
 /* Resource authentication (connectivity.c): access token + PoP with cnf.
  * Returns 1 and fills `who`, or 0 with rs filled with the error. */
@@ -231,6 +241,8 @@ struct taap_server {
     unsigned port;
     atomic_int inflight;
     atomic_int stopping;
+
+    struct srv_reqlog *reqlog;     /* recent requests and PoP explanations */
 };
 
 /* now per the injectable clock (seconds). */

@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "request_log.h"
 #include "serve_internal.h"
 
 #define SRV_ISSUER "https://taap-serve.local/oauth2/v6"
@@ -138,6 +139,7 @@ void srv_response_free(srv_response *r)
 {
     free(r->body);
     free(r->www_authenticate);
+    free(r->explanation);
     memset(r, 0, sizeof *r);
 }
 
@@ -462,6 +464,12 @@ taap_code taap_serve_open(const taap_serve_options *o, taap_server **out,
     if (!o->no_replay_check &&
         (rc = taap_replay_memory_new(0, &s->replay, err)) != TAAP_OK)
         goto out;
+    if (!(s->reqlog = srv_reqlog_new(o->request_log_size ? o->request_log_size
+                                                          : REQLOG_DEFAULT_SIZE))) {
+        rc = fail(err, o->request_log_size > REQLOG_MAX_SIZE ? TAAP_E_USAGE : TAAP_E_NOMEM,
+                  "request log of %zu entries: give 1..%d", o->request_log_size, REQLOG_MAX_SIZE);
+        goto out;
+    }
     if ((rc = store_open(s, err)) != TAAP_OK)
         goto out;
     if ((rc = load_signing_key(s, err)) != TAAP_OK)
@@ -488,6 +496,11 @@ const char *taap_serve_admin_token(const taap_server *s)
 const char *taap_serve_admin_token_path(const taap_server *s)
 {
     return s->admin_token_path;
+}
+
+struct srv_reqlog *srv_reqlog_of(taap_server *s)
+{
+    return s->reqlog;
 }
 
 const char *taap_serve_db_path(const taap_server *s)
@@ -523,6 +536,7 @@ void taap_serve_close(taap_server *s)
     remove_temp(s);
     taap_key_free(s->signing_key);
     taap_replay_free(s->replay);
+    srv_reqlog_free(s->reqlog);
     free(s->jwks_json);
     free(s->listen);
     free(s->port_file);

@@ -78,6 +78,9 @@ typedef struct taap_serve_options {
      * (hashes and counts it as it arrives) and answers
      * {"bytes":N,"sha256":"<hex>"}. Off by default; no command-line flag. */
     int testing_sink;
+    /* Requests remembered for GET /devedge/v1/requests and the console
+     * (method, path, status, PoP verdict and explanation); 0 = 1000. */
+    size_t request_log_size;
 } taap_serve_options;
 
 void taap_serve_options_init(taap_serve_options *o);

@@ -302,9 +302,10 @@ static void test_json_redacts_credentials(void **state)
     assert_non_null(strstr(j, "Bearer <redacted, 6 bytes>"));
     assert_non_null(strstr(j, "\"name\":\"query_percent_encoded\""));
     assert_non_null(strstr(j, "\"code\":\"TAAP_E_EDTS\""));
-    assert_non_null(strstr(j, "\"head\":\"{\\\"a\\\": 1"));
+    assert_null(strstr(j, "\"head\""));
     free(j);
     assert_int_equal(taap_explain_to_json(e, 0, &j, NULL), TAAP_OK);
+    assert_non_null(strstr(j, "\"head\":\"{\\\"a\\\": 1"));
     assert_non_null(strstr(j, "Bearer abc123"));
     /* Valid UTF-8 stays as is in JSON. */
     assert_non_null(strstr(j, "J\xc3\xbcrgen"));
