@@ -12,8 +12,9 @@ date=$(git -C "$src" log -1 --format=%cs -- docs/taap.1.in src/cli 2>/dev/null |
 [ -n "$date" ] || date=unknown
 
 commands=$("$bin" help | sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p' | grep -v -e '^help$' -e '^version$')
-body=$(mktemp)
-trap 'rm -f "$body"' EXIT
+body=$(mktemp) exits=$(mktemp)
+trap 'rm -f "$body" "$exits"' EXIT
+"$bin" help exit-status | sed -n 's/^  \([0-9]\)/\1/p' | sed -e 's/\\/\\e/g' > "$exits"
 for c in $commands; do
   printf '.SS "taap %s"\n.nf\n' "$c"
   # roff: escape backslashes, protect lines starting with . or '
@@ -22,8 +23,9 @@ for c in $commands; do
 done > "$body"
 
 render() {
-  awk -v body="$body" -v version="$version" -v date="$date" '
+  awk -v body="$body" -v exits="$exits" -v version="$version" -v date="$date" '
     /@COMMANDS@/ { while ((getline line < body) > 0) print line; next }
+    /@EXIT@/ { while ((getline line < exits) > 0) print line; next }
     { gsub(/@VERSION@/, version); gsub(/@DATE@/, date); print }' "$src/docs/taap.1.in"
 }
 if [ $# -ge 2 ]; then render > "$2"; else render; fi

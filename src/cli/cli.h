@@ -10,17 +10,15 @@
 #include "taap/taap.h"
 #include "cli_config.h"
 
-/* Exit statuses beyond the SPEC §2 verification codes (docs/taap.1). */
-#define CLI_EXIT_OK 0
-#define CLI_EXIT_FAIL 1   /* generic failure: the operation did not succeed */
-#define CLI_EXIT_USAGE 2  /* bad flags or arguments */
+#include "cli_exit.h"
 
 /* One command: `taap NAME …`. `help` is the full text of `taap help NAME`
  * and `taap NAME --help` (usage line first). */
 typedef struct cli_command {
     const char *name;
-    int (*run)(int argc, char **argv); /* argv[0] is the command name */
     const char *summary;               /* one line for `taap help` */
+    int needs_network;                 /* 1: in taap-full only (commands.def) */
+    int (*run)(int argc, char **argv); /* argv[0] is the command name; NULL: exec taap-full */
     const char *help;
 } cli_command;
 
@@ -32,21 +30,11 @@ void cli_print_help(const cli_command *cmd, FILE *out);
 const cli_command *cli_find_command(const char *name);
 
 /* Each command, one file each (cmd_NAME.c). */
-#define CLI_DECLARE(name)                   \
+#define CLI_COMMAND(name, net, summary)     \
     int cmd_##name(int argc, char **argv); \
     extern const char cmd_##name##_help[];
-CLI_DECLARE(keygen)
-CLI_DECLARE(pop)
-CLI_DECLARE(verify)
-CLI_DECLARE(decode)
-CLI_DECLARE(token)
-CLI_DECLARE(call)
-CLI_DECLARE(run)
-CLI_DECLARE(serve)
-CLI_DECLARE(admin)
-CLI_DECLARE(quickstart)
-CLI_DECLARE(profile)
-#undef CLI_DECLARE
+#include "commands.def"
+#undef CLI_COMMAND
 
 /* Diagnostics on stderr, prefixed "taap: " (or "taap CMD: "). */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

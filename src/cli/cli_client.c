@@ -5,32 +5,24 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_options.h"
 #include "cli_client.h"
 #include "cli_secret.h"
 
 int cli_client_init(cli_client_opts *o)
 {
     memset(o, 0, sizeof *o);
-    taap_error err = TAAP_ERROR_INIT;
-    if (taap_settings_new(&o->settings, &err) != TAAP_OK)
-        return cli_report(&err);
-    return 0;
+    return cli_config_init(&o->cfg);
 }
 
 void cli_client_free(cli_client_opts *o)
 {
-    taap_settings_free(o->settings);
-    o->settings = NULL;
+    cli_config_free(&o->cfg);
 }
 
 static int set_flag(cli_client_opts *o, const char *name, const char *value)
 {
-    taap_error err = TAAP_ERROR_INIT;
-    if (taap_settings_set(o->settings, TAAP_ORIGIN_FLAG, name, value, &err) != TAAP_OK) {
-        cli_report(&err);
-        return -1;
-    }
-    return 1;
+    return cli_config_set(&o->cfg, name, value) == 0 ? 1 : -1;
 }
 
 static int parse_seconds(const char *arg, const char *flag, long *ms)
@@ -52,7 +44,7 @@ int cli_client_option(cli_client_opts *o, int opt, const char *arg)
 {
     char buf[PATH_MAX + 8];
     switch (opt) {
-    case CLI_CL_PROFILE: o->profile = arg; return 1;
+    case CLI_CL_PROFILE: o->cfg.profile = arg; return 1;
     case CLI_CL_BASE_URL: return set_flag(o, "base_url", arg);
     case CLI_CL_TOKEN_PATH: return set_flag(o, "token_path", arg);
     case CLI_CL_CLIENT_ID: return set_flag(o, "client_id", arg);
@@ -66,27 +58,8 @@ int cli_client_option(cli_client_opts *o, int opt, const char *arg)
     case CLI_CL_PASSPHRASE_FILE:
         snprintf(buf, sizeof buf, "file:%s", arg);
         return set_flag(o, "passphrase", buf);
-    case 'e': o->envfile = arg; return 1;
-    case CLI_CL_VAR: {
-        const char *eq = strchr(arg, '=');
-        if (!eq || eq == arg) {
-            cli_errorf("--var '%.64s': write --var NAME=VALUE", arg);
-            return -1;
-        }
-        char name[256];
-        if ((size_t)(eq - arg) >= sizeof name) {
-            cli_errorf("--var: name longer than %zu bytes", sizeof name - 1);
-            return -1;
-        }
-        memcpy(name, arg, (size_t)(eq - arg));
-        name[eq - arg] = '\0';
-        taap_error err = TAAP_ERROR_INIT;
-        if (taap_settings_set_var(o->settings, TAAP_ORIGIN_FLAG, name, eq + 1, &err) != TAAP_OK) {
-            cli_report(&err);
-            return -1;
-        }
-        return 1;
-    }
+    case 'e': o->cfg.envfile = arg; return 1;
+    case CLI_CL_VAR: return cli_config_set_var(&o->cfg, arg) == 0 ? 1 : -1;
     case CLI_CL_ID_TOKEN: return set_flag(o, "id_token", "yes");
     case CLI_CL_CNF: return set_flag(o, "cnf", "yes");
     case CLI_CL_CACERT: return set_flag(o, "cacert", arg);
@@ -108,14 +81,13 @@ int cli_client_option(cli_client_opts *o, int opt, const char *arg)
     }
 }
 
-int cli_client_take(cli_client_opts *o, int opt, const char *arg, const char *usage)
+int cli_client_take(cli_client_opts *o, int opt, const char *arg, char **argv,
+                    const struct option *longopts)
 {
     int t = cli_client_option(o, opt, arg);
     if (t == 1)
         return 0;
-    if (t == 0)
-        fprintf(stderr, "%s\n", usage);
-    return CLI_EXIT_USAGE;
+    return t == 0 ? cli_bad_option(opt, argv, longopts) : CLI_EXIT_USAGE;
 }
 
 int cli_client_no_args(int argc, char **argv, int optind_)
@@ -129,29 +101,14 @@ int cli_client_no_args(int argc, char **argv, int optind_)
 
 int cli_client_load(cli_client_opts *o)
 {
-    taap_error err = TAAP_ERROR_INIT;
-    if (taap_settings_load_environment(o->settings, &err) != TAAP_OK)
-        return cli_report(&err);
-    const char *prof = o->profile;
-    if (!prof) {
-        const char *e = getenv("TAAP_PROFILE");
-        if (e && *e)
-            prof = e;
-    }
-    int found = 0;
-    if (taap_settings_load_profile(o->settings, NULL, prof, &found, &err) != TAAP_OK)
-        return cli_report(&err);
-    o->profile_used = prof ? prof : "default";
-    if (o->envfile && taap_settings_load_postman_env(o->settings, o->envfile, &err) != TAAP_OK)
-        return cli_report(&err);
-    return 0;
+    return cli_config_load(&o->cfg);
 }
 
 char *cli_client_expand(cli_client_opts *o, const char *in)
 {
     taap_error err = TAAP_ERROR_INIT;
     char *out = NULL, *unresolved = NULL;
-    if (taap_settings_expand(o->settings, in, &out, &unresolved, &err) != TAAP_OK) {
+    if (taap_settings_expand(o->cfg.settings, in, &out, &unresolved, &err) != TAAP_OK) {
         cli_report(&err);
         return NULL;
     }
@@ -206,45 +163,10 @@ static void free_secret(char *s)
     taap_settings_free_secret(s);
 }
 
-static int load_key(cli_client_opts *o, taap_key **key)
-{
-    taap_origin origin;
-    const char *k = taap_settings_get(o->settings, "private_key", &origin);
-    if (!k || !*k) {
-        cli_errorf("no private key for PoP tokens: give --key FILE, TAAP_PRIVATE_KEY, a profile "
-                   "private_key, or a \"private key\" in the -e environment file");
-        return CLI_EXIT_CONFIG;
-    }
-    const char *pspec = taap_settings_get(o->settings, "passphrase", NULL);
-    int is_pem = strstr(k, "-----BEGIN") != NULL;
-    if (pspec && strncmp(pspec, "prompt", 6) != 0) {
-        /* An explicit source: resolve it and load directly. */
-        char *pass = NULL;
-        int rc = get_secret(pspec, "Key passphrase", &pass);
-        if (rc)
-            return rc;
-        taap_error err = TAAP_ERROR_INIT;
-        int insecure = 0;
-        taap_code c = is_pem ? taap_key_load_private(k, strlen(k), pass, 0, key, &err)
-                             : taap_key_load_private_file(k, pass, 0, key, &insecure, &err);
-        free_secret(pass);
-        if (c != TAAP_OK)
-            return cli_report(&err);
-        if (insecure)
-            cli_warnf("%s is readable by group or others: chmod 600 it", k);
-        return 0;
-    }
-    cli_key_options ko;
-    memset(&ko, 0, sizeof ko);
-    char what[64];
-    snprintf(what, sizeof what, "private key (%s)", taap_origin_name(origin));
-    return cli_load_private_key_spec(k, what, &ko, key);
-}
-
 int cli_client_make(cli_client_opts *o, taap_client **out)
 {
     *out = NULL;
-    taap_settings *s = o->settings;
+    taap_settings *s = o->cfg.settings;
     const char *base = taap_settings_get(s, "base_url", NULL);
     const char *id = taap_settings_get(s, "client_id", NULL);
     const char *sspec = taap_settings_get(s, "secret", NULL);
@@ -268,7 +190,7 @@ int cli_client_make(cli_client_opts *o, taap_client **out)
     if (rc)
         return rc;
     taap_key *key = NULL;
-    if ((rc = load_key(o, &key)) != 0) {
+    if ((rc = cli_config_key(&o->cfg, NULL, &key)) != 0) {
         free_secret(secret);
         return rc;
     }
@@ -282,7 +204,7 @@ int cli_client_make(cli_client_opts *o, taap_client **out)
     cfg.send_id_token = taap_settings_bool(taap_settings_get(s, "id_token", NULL)) == 1;
     cfg.send_cnf = taap_settings_bool(taap_settings_get(s, "cnf", NULL)) == 1;
     cfg.cache = o->no_cache ? TAAP_CLIENT_CACHE_MEMORY : TAAP_CLIENT_CACHE_DISK;
-    cfg.cache_profile = o->profile_used;
+    cfg.cache_profile = o->cfg.profile_used;
     cfg.retries = o->retries;
     cfg.retry_delay_ms = o->retry_delay_ms;
     cfg.http.cacert = taap_settings_get(s, "cacert", NULL);

@@ -105,16 +105,12 @@ enum {
 #define CLI_CL_MAX_CONNECT_TO 32
 
 typedef struct cli_client_opts {
-    taap_settings *settings;   /* flags layer filled as options arrive */
-    const char *profile;       /* --profile */
-    const char *envfile;       /* -e */
-    const char *passphrase_file;
+    cli_config cfg;            /* the settings: flags layer filled as options arrive */
     const char *connect_to[CLI_CL_MAX_CONNECT_TO];
     size_t n_connect_to;
     long max_time_ms, connect_timeout_ms;
     int insecure, verbose, no_cache;
     unsigned retries, retry_delay_ms; /* set by the command before cli_client_make */
-    const char *profile_used;  /* after cli_client_load: the profile name in effect */
 } cli_client_opts;
 
 /* Returns 0 or CLI_EXIT_USAGE/1 after printing why. */
@@ -124,10 +120,11 @@ void cli_client_free(cli_client_opts *o);
 /* Offer a getopt result: 1 taken, 0 not ours, -1 bad value (printed). */
 int cli_client_option(cli_client_opts *o, int opt, const char *arg);
 
-/* The default: branch of a command's getopt loop. Returns 0 when the
- * option was a connection flag (taken), else the exit status to return
- * (CLI_EXIT_USAGE; `usage` printed for an unknown flag). */
-int cli_client_take(cli_client_opts *o, int opt, const char *arg, const char *usage);
+/* The default: branch of a command's getopt loop (opterr = 0, optstring
+ * starting with ':'). Returns 0 when the option was a connection flag
+ * (taken), else CLI_EXIT_USAGE (cli_bad_option's message printed). */
+int cli_client_take(cli_client_opts *o, int opt, const char *arg, char **argv,
+                    const struct option *longopts);
 
 /* After the loop of a command without positional arguments: 0, or
  * CLI_EXIT_USAGE after naming the first unexpected one. */
@@ -150,11 +147,5 @@ char *cli_client_expand(cli_client_opts *o, const char *in);
 
 /* The verbose hook: "* info", "> header", "< header" on stderr. */
 void cli_client_debug(void *ctx, taap_http_debug_kind kind, const char *line);
-
-/* Exit statuses of the client commands (documented in their help). */
-#define CLI_EXIT_HTTP_STATUS 22  /* the server answered >= 400 (curl --fail's 22) */
-#define CLI_EXIT_TRANSPORT 50    /* TAAP_E_HTTP: connect, TLS, timeout */
-#define CLI_EXIT_OAUTH 52        /* TAAP_E_OAUTH: no access token */
-#define CLI_EXIT_CONFIG 54       /* TAAP_E_CONFIG: settings incomplete or wrong */
 
 #endif

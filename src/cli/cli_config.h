@@ -165,6 +165,46 @@ TAAP_API taap_code taap_profiles_remove(taap_profiles *p, const char *name, taap
 /* Write the file atomically with mode 0600 (directory created 0700). */
 TAAP_API taap_code taap_profiles_save(const taap_profiles *p, const char *path, taap_error *err);
 
+/* ---- the command's view: one cli_config per command (cli_resolve.c) ------
+ *
+ * Every command resolves its key, credentials, base URL and {{NAME}}
+ * values through a cli_config: flags > environment variables (TAAP_*) >
+ * the profile (--profile, else $TAAP_PROFILE, else [default]) > a Postman
+ * environment file (-e). The private key, last of all, is ./private-key.pem
+ * when it exists (what `taap keygen` writes). Messages name where a value
+ * came from. Functions print their own one-line errors. */
+
+#define CLI_DEFAULT_KEY_FILE "private-key.pem"
+
+typedef struct cli_config {
+    taap_settings *settings;  /* the FLAG layer is filled while parsing */
+    const char *profile;      /* --profile NAME, or NULL */
+    const char *envfile;      /* -e FILE (Postman environment), or NULL */
+    const char *profile_used; /* set by cli_config_load */
+} cli_config;
+
+struct cli_key_options;
+struct taap_key;
+
+/* 0, or an exit status (printed). */
+int cli_config_init(cli_config *c);
+void cli_config_free(cli_config *c);
+/* A flag's value for setting `name`; 0, or -1 after printing why. */
+int cli_config_set(cli_config *c, const char *name, const char *value);
+/* --var NAME=VALUE; 0, or -1 after printing why. */
+int cli_config_set_var(cli_config *c, const char *assignment);
+/* Environment, profile and environment file, after the flags: 0, or the
+ * exit status (54 no such profile or a malformed file; 31 unreadable). */
+int cli_config_load(cli_config *c);
+/* The value of `name` (or NULL); `from` (may be NULL) gets where it came
+ * from: "from --key", "from environment variable TAAP_PRIVATE_KEY",
+ * "from private_key in profile 'x'", "from environment file F". */
+const char *cli_config_get(const cli_config *c, const char *name, char *from, size_t cap);
+/* The private key: --key, TAAP_PRIVATE_KEY, the profile, -e, then
+ * ./private-key.pem. 0, or the exit status (54 none anywhere; else as
+ * cli_load_private_key). */
+int cli_config_key(cli_config *c, const struct cli_key_options *opt, struct taap_key **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -271,6 +271,16 @@ static taap_code load_once(const char *path, const void *data, size_t len, const
     return taap_key_load_private(data, len, pass, flags, out, err);
 }
 
+/* A key error, naming where the key setting came from when known. */
+static int key_report(const taap_error *err, const cli_key_options *opt)
+{
+    if (!opt || !opt->origin)
+        return cli_report(err);
+    cli_errorf("%s (the key %s)", err->message[0] ? err->message : taap_strerror(err->code),
+               opt->origin);
+    return err->code == TAAP_OK ? CLI_EXIT_FAIL : (int)err->code;
+}
+
 static int load_common(const char *path, const void *data, size_t len, const char *what,
                        const cli_key_options *opt, taap_key **out)
 {
@@ -279,18 +289,24 @@ static int load_common(const char *path, const void *data, size_t len, const cha
     taap_error err = TAAP_ERROR_INIT;
     int insecure = 0;
     taap_code rc = load_once(path, data, len, NULL, flags, out, &insecure, &err);
-    if (insecure) {
+    /* The mode warning only for a key that is one: a public key given by
+     * mistake gets the real error alone. */
+    if (insecure && (rc == TAAP_OK || rc == TAAP_E_NEED_PASSPHRASE)) {
         struct stat st;
         unsigned mode = stat(path, &st) == 0 ? (unsigned)(st.st_mode & 0777) : 0;
         cli_warnf("%s is accessible by group or others (mode %04o); restrict it: chmod 600 %s", path,
                   mode, path);
     }
     if (rc != TAAP_E_NEED_PASSPHRASE)
-        return rc == TAAP_OK ? CLI_EXIT_OK : cli_report(&err);
+        return rc == TAAP_OK ? CLI_EXIT_OK : key_report(&err, opt);
 
     /* Encrypted: file, then environment, then the terminal. */
     const char *env = (opt && opt->passphrase_env) ? opt->passphrase_env : CLI_PASSPHRASE_ENV;
     char *pass = NULL;
+    if (opt && opt->passphrase) {
+        rc = load_once(path, data, len, opt->passphrase, flags, out, NULL, &err);
+        return rc == TAAP_OK ? CLI_EXIT_OK : key_report(&err, opt);
+    }
     cli_secret_status st = cli_secret_from_file(opt ? opt->passphrase_file : NULL, &pass);
     if (st == CLI_SECRET_NONE)
         st = cli_secret_from_env(env, &pass);
@@ -299,7 +315,7 @@ static int load_common(const char *path, const void *data, size_t len, const cha
     if (st == CLI_SECRET_OK) {
         rc = load_once(path, data, len, pass, flags, out, NULL, &err);
         cli_secret_free(pass);
-        return rc == TAAP_OK ? CLI_EXIT_OK : cli_report(&err);
+        return rc == TAAP_OK ? CLI_EXIT_OK : key_report(&err, opt);
     }
     char prompt[512];
     snprintf(prompt, sizeof prompt, "Passphrase for %s: ", what);
@@ -321,7 +337,7 @@ static int load_common(const char *path, const void *data, size_t len, const cha
         if (attempt < 2)
             cli_errorf("wrong passphrase, try again");
     }
-    return rc == TAAP_OK ? CLI_EXIT_OK : cli_report(&err);
+    return rc == TAAP_OK ? CLI_EXIT_OK : key_report(&err, opt);
 }
 
 int cli_load_private_key(const char *path, const cli_key_options *opt, taap_key **out)

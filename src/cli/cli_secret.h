@@ -82,6 +82,10 @@ typedef struct cli_key_options {
     const char *passphrase_env;  /* variable to read; NULL means CLI_PASSPHRASE_ENV */
     int no_prompt;               /* 1: never prompt on the terminal */
     int allow_legacy;            /* 1: TAAP_KEY_ALLOW_LEGACY (also set by TAAP_KEY_LEGACY=1) */
+    const char *passphrase;      /* the passphrase itself (a profile's or environment file's
+                                    plain: value), tried before the file; or NULL */
+    const char *origin;          /* where the key setting came from ("from --key"…), added to
+                                    errors; NULL: nothing added */
 } cli_key_options;
 
 /*

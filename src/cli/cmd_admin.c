@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_options.h"
 #include "taap/http.h"
 
 const char cmd_admin_help[] =
@@ -482,8 +483,11 @@ int cmd_admin(int argc, char **argv)
             continue;
         }
         if (a[0] == '-' && a[1] == '-') {
-            cli_errorf("unknown option '%s' (see taap admin --help)", a);
-            return CLI_EXIT_USAGE;
+            static const struct option known[] = {{"url", 1, 0, 0}, {"admin-token-file", 1, 0, 0},
+                                                  {"account", 1, 0, 0}, {"app", 1, 0, 0},
+                                                  {"json", 0, 0, 0}, {"follow", 0, 0, 0},
+                                                  {0, 0, 0, 0}};
+            return cli_unknown_option(a, known);
         }
         if (o.n >= MAX_WORDS)
             return usage_error("too many arguments");

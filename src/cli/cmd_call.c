@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_options.h"
 #include "cli_client.h"
 #include "cli_request.h"
 
@@ -145,7 +146,8 @@ int cmd_call(int argc, char **argv)
     }
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, CLI_REQUEST_SHORTOPTS CLI_CLIENT_SHORTOPTS "o:if", longopts,
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":" CLI_REQUEST_SHORTOPTS CLI_CLIENT_SHORTOPTS "o:if", longopts,
                             NULL)) != -1) {
         switch (c) {
         case 'X': case 'H': case 'd':
@@ -180,8 +182,7 @@ int cmd_call(int argc, char **argv)
             break;
         }
         default:
-            if ((rc = cli_client_take(&co, c, optarg,
-                                      "usage: taap call [OPTIONS] [METHOD] URL (see taap call --help)")) != 0)
+            if ((rc = cli_client_take(&co, c, optarg, argv, longopts)) != 0)
                 goto done;
         }
     }

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_options.h"
 
 const char cmd_decode_help[] =
     "usage: taap decode [--json] [--now EPOCH] TOKEN|-\n"
@@ -150,12 +151,8 @@ int cmd_decode(int argc, char **argv)
         case 'h':
             fputs(cmd_decode_help, stdout);
             return CLI_EXIT_OK;
-        case ':':
-            cli_errorf("%s needs a value (see taap decode --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
         default:
-            cli_errorf("unknown option '%s' (see taap decode --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cli_bad_option(c, argv, longopts);
         }
     }
     if (argc - optind != 1) {

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_options.h"
 #include "cli_secret.h"
 
 const char cmd_keygen_help[] =
@@ -107,12 +108,8 @@ static int parse_args(int argc, char **argv, struct keygen_opts *o)
         case OPT_PFILE: o->pass_file = optarg; break;
         case OPT_PENV: o->pass_env = optarg; break;
         case OPT_JSON: o->json = 1; break;
-        case ':':
-            cli_errorf("option %s needs a value", argv[optind - 1]);
-            return usage_exit();
         default:
-            cli_errorf("unknown option '%s' (see taap keygen --help)", argv[optind - 1]);
-            return usage_exit();
+            return cli_bad_option(c, argv, longopts);
         }
     }
     if (optind < argc) {

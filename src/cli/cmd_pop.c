@@ -10,11 +10,12 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_options.h"
 #include "cli_request.h"
 #include "cli_secret.h"
 
 const char cmd_pop_help[] =
-    "usage: taap pop [REQUEST FLAGS] [--key FILE] [--passphrase-file FILE] [--lifetime N]\n"
+    "usage: taap pop [REQUEST FLAGS] [--key FILE|--profile NAME] [--passphrase-file FILE] [--lifetime N]\n"
     "                [--now EPOCH] [--jti ID] [--sign-header NAME]... [--no-sign-header NAME]...\n"
     "                [--legacy] [--json] URL|PATH\n"
     "\n"
@@ -42,7 +43,10 @@ const char cmd_pop_help[] =
     "\n"
     "Options:\n"
     "  --key FILE                private key (PKCS#8, PKCS#1, encrypted; PEM or DER);\n"
-    "                            default: $TAAP_PRIVATE_KEY (a path, or the PEM itself)\n"
+    "                            else $TAAP_PRIVATE_KEY (a path, or the PEM itself), else\n"
+    "                            the profile's private_key, else ./private-key.pem\n"
+    "  --profile NAME            profile to take the key from (else $TAAP_PROFILE, else\n"
+    "                            [default] when the profile file has one)\n"
     "  --passphrase-file FILE    passphrase of an encrypted key (else $TAAP_KEY_PASSPHRASE,\n"
     "                            else a prompt on the terminal)\n"
     "  --legacy                  allow legacy PBES1/DES encrypted keys (also TAAP_KEY_LEGACY=1)\n"
@@ -54,8 +58,9 @@ const char cmd_pop_help[] =
     "  --json                    print {\"token\",\"ehts\",\"edts\",\"iat\",\"exp\",\"jti\"}\n"
     "  -h, --help                this help\n"
     "\n"
-    "Exit status: 0 token printed; 2 usage (bad flag, no URL, no key, --now/--jti\n"
-    "malformed); 21 key refused; 31 file unreadable; 33/34 passphrase missing/wrong;\n"
+    "Exit status: 0 token printed; 2 usage (bad flag, no URL, --now/--jti malformed);\n"
+    "54 no key anywhere or no such profile; 21 key refused; 31 file unreadable;\n"
+    "33/34 passphrase missing/wrong;\n"
     "40-46 the builder refused (43 a header to sign is not in the request or is\n"
     "X-Authorization, 44 duplicate, 45 ';' in a name, 46 --lifetime outside 1..120).\n";
 
@@ -69,11 +74,11 @@ enum {
     OPT_NOSIGN,
     OPT_JSON,
     OPT_LEGACY,
+    OPT_PROFILE,
 };
 
 typedef struct pop_opts {
-    const char *key_path;
-    const char *passphrase_file;
+    cli_config cfg; /* --key, --profile, --passphrase-file */
     int legacy;
     long lifetime; /* -1: default */
     int64_t now;
@@ -98,23 +103,15 @@ static int push(const char ***list, size_t *n, const char *v)
     return 0;
 }
 
-/* Key from --key, else $TAAP_PRIVATE_KEY (a path, or the PEM text itself).
- * Passphrases come from cli_secret: --passphrase-file, $TAAP_KEY_PASSPHRASE,
- * or a prompt on the terminal. */
-static int load_key(const pop_opts *o, taap_key **key)
+/* The key as every command finds it (cli_config_key): --key,
+ * $TAAP_PRIVATE_KEY, the profile, ./private-key.pem. Passphrases come from
+ * --passphrase-file, $TAAP_KEY_PASSPHRASE or a prompt on the terminal. */
+static int load_key(pop_opts *o, taap_key **key)
 {
     cli_key_options ko = {0};
-    ko.passphrase_file = o->passphrase_file;
     ko.allow_legacy = o->legacy;
-    const char *env = getenv("TAAP_PRIVATE_KEY");
-    if (o->key_path)
-        return cli_load_private_key(o->key_path, &ko, key);
-    if (!env || !*env) {
-        cli_errorf("no private key: give --key FILE or set TAAP_PRIVATE_KEY "
-                   "(make one with `taap keygen`)");
-        return CLI_EXIT_USAGE;
-    }
-    return cli_load_private_key_spec(env, "TAAP_PRIVATE_KEY", &ko, key);
+    int rc = cli_config_load(&o->cfg);
+    return rc ? rc : cli_config_key(&o->cfg, &ko, key);
 }
 
 static int print_json(const char *token, const taap_pop_info *info)
@@ -138,6 +135,7 @@ static int parse_args(int argc, char **argv, pop_opts *o, cli_request *rq)
     static const struct option longopts[] = {
         CLI_REQUEST_LONGOPTS,
         {"key", required_argument, NULL, OPT_KEY},
+        {"profile", required_argument, NULL, OPT_PROFILE},
         {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
         {"lifetime", required_argument, NULL, OPT_LIFETIME},
         {"now", required_argument, NULL, OPT_NOW},
@@ -154,11 +152,19 @@ static int parse_args(int argc, char **argv, pop_opts *o, cli_request *rq)
     while ((c = getopt_long(argc, argv, ":" CLI_REQUEST_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
         case OPT_KEY:
-            o->key_path = optarg;
+            if (cli_config_set(&o->cfg, "private_key", optarg))
+                return CLI_EXIT_USAGE;
             break;
-        case OPT_PASSFILE:
-            o->passphrase_file = optarg;
+        case OPT_PROFILE:
+            o->cfg.profile = optarg;
             break;
+        case OPT_PASSFILE: {
+            char spec[4096];
+            snprintf(spec, sizeof spec, "file:%s", optarg);
+            if (cli_config_set(&o->cfg, "passphrase", spec))
+                return CLI_EXIT_USAGE;
+            break;
+        }
         case OPT_LEGACY:
             o->legacy = 1;
             break;
@@ -195,16 +201,11 @@ static int parse_args(int argc, char **argv, pop_opts *o, cli_request *rq)
         case OPT_JSON:
             o->json = 1;
             break;
-        case ':':
-            cli_errorf("%s needs a value (see taap pop --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
         default: {
             int r = cli_request_option(rq, c, optarg);
             if (r == 1)
                 break;
-            if (r == 0)
-                cli_errorf("unknown option '%s' (see taap pop --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return r == 0 ? cli_bad_option(c, argv, longopts) : CLI_EXIT_USAGE;
         }
         }
     }
@@ -217,6 +218,8 @@ static int parse_args(int argc, char **argv, pop_opts *o, cli_request *rq)
 int cmd_pop(int argc, char **argv)
 {
     pop_opts o = {.lifetime = -1};
+    if (cli_config_init(&o.cfg) != 0)
+        return CLI_EXIT_FAIL;
     cli_request rq;
     cli_request_init(&rq);
     taap_key *key = NULL;
@@ -261,5 +264,6 @@ int cmd_pop(int argc, char **argv)
     cli_request_free(&rq);
     free(o.sign);
     free(o.nosign);
+    cli_config_free(&o.cfg);
     return rc;
 }

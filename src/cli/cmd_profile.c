@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_options.h"
 #include "cli_secret.h"
 
 const char cmd_profile_help[] =
@@ -47,7 +48,7 @@ const char cmd_profile_help[] =
     "  var.ICCID = 8901260123456789012\n"
     "\n"
     "Exit status: 0 done; 2 usage; 31 the file cannot be written; 54 malformed file\n"
-    "or value; 62 no such profile.\n";
+    "or value, or no such profile (see taap help exit-status).\n";
 
 enum {
     P_BASE = 0x2601, P_TOKEN_PATH, P_CLIENT_ID, P_SECRET_ENV, P_SECRET_FILE, P_SECRET_PROMPT,
@@ -104,7 +105,8 @@ static int cmd_add(int argc, char **argv)
     char buf[PATH_MAX + 16];
     int c, secret_sources = 0;
     optind = 2;
-    while (rc == 0 && (c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    opterr = 0;
+    while (rc == 0 && (c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
         switch (c) {
         case P_BASE: rc = set(p, name, "base_url", optarg); break;
         case P_TOKEN_PATH: rc = set(p, name, "token_path", optarg); break;
@@ -186,7 +188,7 @@ static int cmd_add(int argc, char **argv)
             break;
         }
         case P_UNSET: rc = set(p, name, optarg, NULL); break;
-        default: rc = CLI_EXIT_USAGE; break;
+        default: rc = cli_bad_option(c, argv, lo); break;
         }
     }
     if (rc == 0 && optind < argc) {
@@ -250,7 +252,7 @@ static int cmd_show(int argc, char **argv)
         if (!exists) {
             cli_errorf("no profile named '%s' (see taap profile list)", name);
             taap_profiles_free(p);
-            return TAAP_E_NOT_FOUND;
+            return CLI_EXIT_CONFIG;
         }
     }
     json_t *o = json ? json_object() : NULL;
@@ -308,10 +310,13 @@ int cmd_profile(int argc, char **argv)
         if ((rc = load(&p)) != 0)
             return rc;
         taap_error err = TAAP_ERROR_INIT;
-        if (taap_profiles_remove(p, argv[2], &err) != TAAP_OK ||
-            taap_profiles_save(p, NULL, &err) != TAAP_OK)
+        if (taap_profiles_remove(p, argv[2], &err) != TAAP_OK) {
+            cli_errorf("%s (see taap profile list)", err.message);
+            rc = CLI_EXIT_CONFIG;
+        } else if (taap_profiles_save(p, NULL, &err) != TAAP_OK) {
             rc = cli_report(&err);
-        else
+        }
+        if (rc == 0)
             printf("profile %s removed\n", argv[2]);
         taap_profiles_free(p);
         return rc;

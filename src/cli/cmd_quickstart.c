@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_options.h"
 #include "cli_client.h"
 
 const char cmd_quickstart_help[] =
@@ -403,7 +404,8 @@ int cmd_quickstart(int argc, char **argv)
     const char *iccid = NULL;
     int keep = 0, real = 0, c, rc;
     optind = 1;
-    while ((c = getopt_long(argc, argv, CLI_CLIENT_SHORTOPTS, longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":" CLI_CLIENT_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
         case OPT_ICCID: iccid = optarg; break;
         case OPT_KEEP: keep = 1; break;
@@ -411,8 +413,7 @@ int cmd_quickstart(int argc, char **argv)
         default:
             if (c == CLI_CL_BASE_URL || c == CLI_CL_PROFILE || c == 'e')
                 real = 1;
-            if ((rc = cli_client_take(&co, c, optarg,
-                                      "usage: taap quickstart [OPTIONS] (see taap quickstart --help)")) != 0) {
+            if ((rc = cli_client_take(&co, c, optarg, argv, longopts)) != 0) {
                 cli_client_free(&co);
                 return rc;
             }
@@ -433,7 +434,7 @@ int cmd_quickstart(int argc, char **argv)
         return rc;
     }
     if (!iccid)
-        iccid = taap_settings_var(co.settings, "ICCID");
+        iccid = taap_settings_var(co.cfg.settings, "ICCID");
     if (!iccid || !*iccid) {
         cli_errorf("no ICCID: give --iccid, --var ICCID=…, a profile var.ICCID or an ICCID in -e FILE");
         cli_client_free(&co);
@@ -449,8 +450,8 @@ int cmd_quickstart(int argc, char **argv)
         cli_client_free(&co);
         return rc;
     }
-    step(&q, "Step F", "against %s as client %s", taap_settings_get(co.settings, "base_url", NULL),
-         taap_settings_get(co.settings, "client_id", NULL));
+    step(&q, "Step F", "against %s as client %s", taap_settings_get(co.cfg.settings, "base_url", NULL),
+         taap_settings_get(co.cfg.settings, "client_id", NULL));
     rc = qs_token_and_call(&q, cl, iccid);
     taap_client_free(cl);
     cli_client_free(&co);

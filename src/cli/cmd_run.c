@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_options.h"
 #include "cli_secret.h"
 #include "taap/postman.h"
 
@@ -59,7 +60,9 @@ const char cmd_run_help[] =
     "TAAP:\n"
     "      --taap                   sign every request with a PoP token\n"
     "      --key FILE               private key for PoP tokens (else $TAAP_PRIVATE_KEY,\n"
-    "                               else a PEM in the environment, e.g. privateKey)\n"
+    "                               else the profile's private_key, else a PEM in the\n"
+    "                               environment, e.g. privateKey)\n"
+    "      --profile NAME           profile to take the key from (else $TAAP_PROFILE)\n"
     "      --passphrase-file FILE   passphrase of an encrypted --key (else\n"
     "                               $TAAP_KEY_PASSPHRASE)\n"
     "      --token-var NAME         variable that receives the access token (default:\n"
@@ -84,7 +87,7 @@ const char cmd_run_help[] =
     "Exit status: 0 every request met its expectation; 1 a request failed its\n"
     "expectation; 2 usage, unreadable or invalid collection/environment/data,\n"
     "unknown --folder, no key, or an unresolved variable under --strict-vars;\n"
-    "3 a transport error (connect, TLS, timeout).\n";
+    "50 a transport error (connect, TLS, timeout); see taap help exit-status.\n";
 
 enum {
     OPT_FOLDER = 1000,
@@ -104,6 +107,7 @@ enum {
     OPT_TOKEN_VAR,
     OPT_KEY,
     OPT_PASSFILE,
+    OPT_PROFILE,
     OPT_NO_REDACT,
     OPT_CONNECT_TO,
     OPT_CACERT,
@@ -126,7 +130,7 @@ typedef struct run_cli {
     const char *json_path, *junit_path;
     int rep_cli, rep_json, rep_junit;
     int json_stdout, quiet;
-    const char *key_path, *passphrase_file;
+    const char *key_path, *passphrase_file, *profile;
     /* printing state */
     int color, progress, progress_shown, parallel;
     unsigned iterations;
@@ -326,6 +330,19 @@ static void print_failures(const taap_run_result *r)
     }
 }
 
+/* The one exit-status table (cli_exit.h): a configuration problem is a
+ * usage error, a transport error 50 as in `taap call`, a failed check 1. */
+static int run_exit_status(const taap_run_result *res)
+{
+    taap_run_stats st;
+    taap_run_result_stats(res, &st);
+    if (st.config_errors)
+        return CLI_EXIT_USAGE;
+    if (st.transport_errors)
+        return CLI_EXIT_TRANSPORT;
+    return st.failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
 int cmd_run(int argc, char **argv)
 {
     run_cli c;
@@ -357,6 +374,7 @@ int cmd_run(int argc, char **argv)
         {"taap", no_argument, NULL, OPT_TAAP},
         {"token-var", required_argument, NULL, OPT_TOKEN_VAR},
         {"key", required_argument, NULL, OPT_KEY},
+        {"profile", required_argument, NULL, OPT_PROFILE},
         {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
         {"no-redact", no_argument, NULL, OPT_NO_REDACT},
         {"connect-to", required_argument, NULL, OPT_CONNECT_TO},
@@ -431,6 +449,7 @@ int cmd_run(int argc, char **argv)
         case OPT_TOKEN_VAR: o.token_var = optarg; break;
         case OPT_KEY: c.key_path = optarg; break;
         case OPT_PASSFILE: c.passphrase_file = optarg; break;
+        case OPT_PROFILE: c.profile = optarg; break;
         case OPT_NO_REDACT: o.no_redact = 1; break;
         case OPT_CONNECT_TO:
             if (add_list(c.connect_to, &c.n_connect_to, optarg, "--connect-to"))
@@ -444,12 +463,8 @@ int cmd_run(int argc, char **argv)
             o.clock = now_from_file;
             o.clock_ctx = optarg;
             break;
-        case ':':
-            cli_errorf("option %s needs a value (see taap run --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
         default:
-            cli_errorf("unknown option %s (see taap run --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cli_bad_option(ch, argv, longs);
         }
     }
     if (optind + 1 != argc) {
@@ -494,24 +509,23 @@ int cmd_run(int argc, char **argv)
     if (set_vars(env, c.env_vars, c.n_env_vars, "--env-var") ||
         set_vars(glob, c.glob_vars, c.n_glob_vars, "--global-var"))
         goto out;
-    /* the key: --key, else $TAAP_PRIVATE_KEY (a path or the PEM itself);
-     * else the library finds a PEM in the environment */
-    cli_key_options ko = {0};
-    ko.passphrase_file = c.passphrase_file;
-    const char *envkey = getenv("TAAP_PRIVATE_KEY");
-    if (c.key_path) {
-        int kr = cli_load_private_key(c.key_path, &ko, &key);
-        if (kr) {
-            rc = CLI_EXIT_USAGE;
-            goto out;
-        }
-    } else if (envkey && *envkey) {
-        int kr = cli_load_private_key_spec(envkey, "TAAP_PRIVATE_KEY", &ko, &key);
-        if (kr) {
-            rc = CLI_EXIT_USAGE;
-            goto out;
-        }
+    /* the key as every command finds it (cli_config): --key, else
+     * $TAAP_PRIVATE_KEY, else the profile's private_key; without any of
+     * them the library finds a PEM in the collection's environment */
+    cli_config kc;
+    if ((rc = cli_config_init(&kc)) != 0)
+        goto out;
+    kc.profile = c.profile;
+    rc = (c.key_path && cli_config_set(&kc, "private_key", c.key_path)) ? CLI_EXIT_USAGE
+                                                                        : cli_config_load(&kc);
+    if (rc == 0 && cli_config_get(&kc, "private_key", NULL, 0)) {
+        cli_key_options ko = {0};
+        ko.passphrase_file = c.passphrase_file;
+        rc = cli_config_key(&kc, &ko, &key) ? CLI_EXIT_USAGE : 0;
     }
+    cli_config_free(&kc);
+    if (rc)
+        goto out;
     o.key = key;
 
     c.color = cli_use_color(stdout);
@@ -523,7 +537,7 @@ int cmd_run(int argc, char **argv)
         rc = CLI_EXIT_USAGE;
         goto out;
     }
-    rc = taap_run_result_exit_code(res);
+    rc = run_exit_status(res);
 
     if (c.json_stdout || c.rep_json) {
         if (taap_run_report_json(res, &text, &err) != TAAP_OK) {

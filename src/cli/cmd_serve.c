@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_options.h"
 #include "taap_serve.h"
 
 const char cmd_serve_help[] =
@@ -174,7 +175,7 @@ int cmd_serve(int argc, char **argv)
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_LISTEN: o.listen = optarg; break;
         case OPT_PORT:
@@ -256,8 +257,7 @@ int cmd_serve(int argc, char **argv)
             break;
         case OPT_NOW_FILE: o.now_file = optarg; break;
         default:
-            cli_errorf("unknown or incomplete option '%s' (see taap serve --help)",
-                       argv[optind - 1]);
+            status = cli_bad_option(c, argv, longopts);
             goto out;
         }
     }

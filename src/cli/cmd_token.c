@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_options.h"
 #include "cli_client.h"
 
 const char cmd_token_help[] =
@@ -68,14 +69,15 @@ int cmd_token(int argc, char **argv)
         return CLI_EXIT_FAIL;
     int force = 0, json = 0, show = 0, forget = 0, c, rc = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, CLI_CLIENT_SHORTOPTS, longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":" CLI_CLIENT_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
         case OPT_FORCE: force = 1; break;
         case OPT_JSON: json = 1; break;
         case OPT_SHOW: show = 1; break;
         case OPT_FORGET: forget = 1; break;
         default:
-            if ((rc = cli_client_take(&co, c, optarg, "usage: taap token [OPTIONS] (see taap token --help)")) != 0) {
+            if ((rc = cli_client_take(&co, c, optarg, argv, longopts)) != 0) {
                 cli_client_free(&co);
                 return rc;
             }
@@ -111,12 +113,12 @@ int cmd_token(int argc, char **argv)
     char when[40];
     iso8601(tok->expires_at, when, sizeof when);
     const char *source = from_cache ? "cache" : "token endpoint";
-    const char *cid = taap_settings_get(co.settings, "client_id", NULL);
+    const char *cid = taap_settings_get(co.cfg.settings, "client_id", NULL);
     if (json) {
         json_t *o = json_pack("{s:s,s:I,s:s,s:s?,s:s,s:s,s:s}", "token_type",
                               tok->token_type ? tok->token_type : "Bearer", "expires_in",
                               (json_int_t)left, "expires_at", when, "scope", tok->scope, "source",
-                              source, "client_id", cid ? cid : "", "profile", co.profile_used);
+                              source, "client_id", cid ? cid : "", "profile", co.cfg.profile_used);
         if (o && show) {
             json_object_set_new(o, "access_token", json_string(tok->access_token));
             if (tok->id_token)

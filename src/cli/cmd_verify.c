@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "cli_explain.h"
+#include "cli_options.h"
 #include "cli_request.h"
 
 const char cmd_verify_help[] =
@@ -45,7 +46,10 @@ const char cmd_verify_help[] =
     "\n"
     "Options:\n"
     "  --key FILE                public key: SPKI or PKCS#1 PEM, JWK, DER (a private\n"
-    "                            key file works too; only its public half is used)\n"
+    "                            key file works too; only its public half is used);\n"
+    "                            else $TAAP_PRIVATE_KEY's or the profile's key (its\n"
+    "                            public half), else ./public-key.pem\n"
+    "  --profile NAME            profile to take the key from (else $TAAP_PROFILE)\n"
     "  --now EPOCH               the current time instead of the clock\n"
     "  --leeway S                clock skew allowed, seconds (default 10, max 3600)\n"
     "  --max-lifetime S          largest exp - iat accepted (default 120, max 86400)\n"
@@ -83,10 +87,12 @@ enum {
     OPT_REPLAY,
     OPT_JSON,
     OPT_EXPLAIN,
+    OPT_PROFILE,
 };
 
 typedef struct verify_opts {
     const char *key_path;
+    const char *profile;
     const char *token_arg;
     int64_t now;
     int have_now;
@@ -116,6 +122,7 @@ static int parse_args(int argc, char **argv, verify_opts *o, cli_request *rq)
     static const struct option longopts[] = {
         CLI_REQUEST_LONGOPTS,
         {"key", required_argument, NULL, OPT_KEY},
+        {"profile", required_argument, NULL, OPT_PROFILE},
         {"now", required_argument, NULL, OPT_NOW},
         {"leeway", required_argument, NULL, OPT_LEEWAY},
         {"max-lifetime", required_argument, NULL, OPT_MAX_LIFETIME},
@@ -131,6 +138,9 @@ static int parse_args(int argc, char **argv, verify_opts *o, cli_request *rq)
         switch (c) {
         case OPT_KEY:
             o->key_path = optarg;
+            break;
+        case OPT_PROFILE:
+            o->profile = optarg;
             break;
         case OPT_NOW:
             if (cli_parse_epoch("--now", optarg, &o->now))
@@ -168,16 +178,11 @@ static int parse_args(int argc, char **argv, verify_opts *o, cli_request *rq)
         case OPT_EXPLAIN:
             o->explain = 1;
             break;
-        case ':':
-            cli_errorf("%s needs a value (see taap verify --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
         default: {
             int r = cli_request_option(rq, c, optarg);
             if (r == 1)
                 break;
-            if (r == 0)
-                cli_errorf("unknown option '%s' (see taap verify --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return r == 0 ? cli_bad_option(c, argv, longopts) : CLI_EXIT_USAGE;
         }
         }
     }
@@ -190,10 +195,6 @@ static int parse_args(int argc, char **argv, verify_opts *o, cli_request *rq)
     for (; optind < argc; optind++)
         if (cli_request_target(rq, argv[optind]) != 0)
             return CLI_EXIT_USAGE;
-    if (!o->key_path) {
-        cli_errorf("no key: give --key with the sender's public key (SPKI/PKCS#1 PEM, JWK or DER)");
-        return CLI_EXIT_USAGE;
-    }
     if (strcmp(o->token_arg, "-") == 0) {
         /* A body read from stdin (a part with neither text nor a file)
          * cannot share it with the token. */
@@ -307,6 +308,39 @@ static int print_json(const char *token, size_t len, taap_code rc, const char *m
     return 0;
 }
 
+/* The verification key: --key, else the public half of the private key
+ * the settings name ($TAAP_PRIVATE_KEY, the profile: cli_config), else
+ * ./public-key.pem (what `taap keygen` writes). */
+static int load_key(const verify_opts *o, taap_key **key)
+{
+    cli_config cfg;
+    int rc = cli_config_init(&cfg);
+    if (rc)
+        return rc;
+    cfg.profile = o->profile;
+    char from[512] = "from --key";
+    const char *spec = o->key_path;
+    if (!spec && (rc = cli_config_load(&cfg)) == 0)
+        spec = cli_config_get(&cfg, "private_key", from, sizeof from);
+    if (!spec && rc == 0 && access("public-key.pem", F_OK) == 0) {
+        spec = "public-key.pem";
+        snprintf(from, sizeof from, "found in the current directory");
+    }
+    if (!spec && rc == 0) {
+        cli_errorf("no key: give --key with the sender's public key (SPKI/PKCS#1 PEM, JWK or DER)");
+        rc = CLI_EXIT_USAGE;
+    }
+    taap_error err = TAAP_ERROR_INIT;
+    if (rc == 0 && (strstr(spec, "-----BEGIN") ? taap_key_load_public(spec, strlen(spec), key, &err)
+                                               : taap_key_load_public_file(spec, key, &err)) != TAAP_OK) {
+        /* SPEC §2: exit 21 is "key unreadable or refused", whatever the cause. */
+        cli_errorf("TAAP_E_KEY: %s (the key %s)", err.message, from);
+        rc = err.code == TAAP_E_NOMEM ? CLI_EXIT_FAIL : (int)TAAP_E_KEY;
+    }
+    cli_config_free(&cfg);
+    return rc;
+}
+
 int cmd_verify(int argc, char **argv)
 {
     verify_opts o = {.leeway = -1, .max_lifetime = -1};
@@ -331,11 +365,8 @@ int cmd_verify(int argc, char **argv)
      * kept in memory rather than streamed once. */
     if (rc == 0)
         rc = cli_request_finish(&rq, o.explain ? CLI_REQ_STDIN_MEMORY : 0);
-    if (rc == 0 && taap_key_load_public_file(o.key_path, &key, &err) != TAAP_OK) {
-        /* SPEC §2: exit 21 is "key unreadable or refused", whatever the cause. */
-        cli_errorf("TAAP_E_KEY: %s", err.message);
-        rc = err.code == TAAP_E_NOMEM ? CLI_EXIT_FAIL : (int)TAAP_E_KEY;
-    }
+    if (rc == 0)
+        rc = load_key(&o, &key);
     if (rc == 0 && o.replay_path &&
         taap_replay_sqlite_new(o.replay_path, 0, &cache, &err) != TAAP_OK) {
         cli_errorf("%s: %s", taap_code_name(err.code), err.message);

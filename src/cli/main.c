@@ -14,27 +14,22 @@
 
 const char *cli_progname = "taap";
 
-/* In the light `taap` binary the network commands are not linked in: their
- * entries have no function and are handed to taap-full (see run_full()). */
+/* The table comes from commands.def. In the light `taap` binary the
+ * commands that need the network are not linked in: their entries have no
+ * function and are handed to taap-full (see run_full()). */
 #ifdef TAAP_CLI_LIGHT
-#define NET_COMMAND(name, summary) NULL, summary, NULL
+#define CLI_RUN(name, net) CLI_RUN_##net(name)
+#define CLI_RUN_0(name) cmd_##name, cmd_##name##_help
+#define CLI_RUN_1(name) NULL, NULL
 #else
-#define NET_COMMAND(name, summary) cmd_##name, summary, cmd_##name##_help
+#define CLI_RUN(name, net) cmd_##name, cmd_##name##_help
 #endif
 
 const cli_command cli_commands[] = {
-    {"keygen", cmd_keygen, "create an RSA key pair for DevEdge", cmd_keygen_help},
-    {"pop", cmd_pop, "build a PoP token for a request", cmd_pop_help},
-    {"verify", cmd_verify, "verify a PoP token against a request", cmd_verify_help},
-    {"decode", cmd_decode, "show a token's header and claims (no verification)", cmd_decode_help},
-    {"token", NET_COMMAND(token, "get (or reuse) an OAuth 2.0 access token")},
-    {"call", NET_COMMAND(call, "call a TAAP-protected API, curl-style")},
-    {"run", NET_COMMAND(run, "run a Postman collection with native PoP signing")},
-    {"serve", NET_COMMAND(serve, "run the local TAAP emulator")},
-    {"admin", NET_COMMAND(admin, "manage the emulator: apps, keys, kits (DevEdge-style)")},
-    {"quickstart", NET_COMMAND(quickstart, "run T-Mobile's Quick Start end to end")},
-    {"profile", NET_COMMAND(profile, "manage connection profiles")},
-    {NULL, NULL, NULL, NULL},
+#define CLI_COMMAND(name, net, summary) {#name, summary, net, CLI_RUN(name, net)},
+#include "commands.def"
+#undef CLI_COMMAND
+    {NULL, NULL, 0, NULL, NULL},
 };
 
 /*
@@ -147,9 +142,10 @@ static void usage(FILE *out)
     for (const cli_command *c = cli_commands; c->name; c++)
         fprintf(out, "  %-11s %s\n", c->name, c->summary);
     fprintf(out, "\n  help [COMMAND]  show help (also: taap COMMAND --help)\n"
+                 "  help exit-status  the exit statuses of every command\n"
                  "  version         show the version\n\n"
                  "Exit status: 0 success, 1 failure, 2 usage error, 10-21 PoP verification\n"
-                 "codes (SPEC §2), others as listed in `man taap`.\n");
+                 "codes (SPEC §2), 22 HTTP status >= 400, others in `taap help exit-status`.\n");
 }
 
 int main(int argc, char **argv)
@@ -160,6 +156,10 @@ int main(int argc, char **argv)
     }
     const char *name = argv[1];
     if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        if (argc >= 3 && strcmp(argv[2], "exit-status") == 0) {
+            cli_exit_print(stdout);
+            return CLI_EXIT_OK;
+        }
         if (argc >= 3) {
             const cli_command *c = cli_find_command(argv[2]);
             if (!c) {

@@ -26,6 +26,13 @@ for c in $commands; do
   fi
   grep -q "taap $c" "$src/README.md" || { echo "README.md never mentions 'taap $c'"; fail=1; }
 done
+# One exit-status table: README's copy is exactly `taap help exit-status`.
+want=$("$bin" help exit-status | sed -n 's/^  \([0-9]\)/  \1/p')
+have=$(awk '/^### Exit status/ {s=1} s && /^```text/ {c=1; next} c && /^```/ {exit} c' "$src/README.md")
+[ -n "$want" ] && [ "$want" = "$have" ] || {
+  echo "README's Exit status block differs from taap help exit-status:"
+  diff <(echo "$want") <(echo "$have") | head -20; fail=1; }
+grep -q '^22 ' "$src/docs/taap.1" || { echo "man page has no exit-status table"; fail=1; }
 "$bin" help nosuchcommand > /dev/null 2>&1 && { echo "taap help nosuchcommand should fail"; fail=1; }
 [ $fail -eq 0 ] && echo "docs: ok ($(echo $commands))"
 exit $fail

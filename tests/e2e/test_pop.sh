@@ -143,12 +143,34 @@ if [ -f "$DATA/keys/rsa2048.pbes2.pem" ]; then
 fi
 # A group-readable key works with a warning.
 cp "$key" "$tmp/open.pem"; chmod 644 "$tmp/open.pem"
+openssl pkey -in "$key" -pubout -out "$tmp/open.pem.pub" 2>/dev/null; chmod 644 "$tmp/open.pem.pub"
 "$TAAP" pop --key "$tmp/open.pem" /w >/dev/null 2>"$tmp/err"; check_rc "0644 key" $? 0
 check_grep "0644 warning" "chmod 600" "$tmp/err"
 
 # 5. Errors and exit statuses.
-"$TAAP" pop /x >/dev/null 2>"$tmp/err"; check_rc "no key" $? 2
+# The key is found as a user expects (cli_config): --key, TAAP_PRIVATE_KEY,
+# the profile, ./private-key.pem; errors say where a value came from.
+export XDG_CONFIG_HOME="$tmp/cfg"
+mkdir -p "$tmp/empty" "$tmp/kdir" "$tmp/cfg/taap"
+(cd "$tmp/empty" && "$TAAP" pop /x) >/dev/null 2>"$tmp/err"; check_rc "no key" $? 54
 check_grep "no key message" "TAAP_PRIVATE_KEY" "$tmp/err"
+check_grep "no key message names keygen" "taap keygen" "$tmp/err"
+cp "$key" "$tmp/kdir/private-key.pem"
+check_eq "./private-key.pem found" "$(cd "$tmp/kdir" && "$TAAP" pop "${args[@]:2}")" "$t1"
+TAAP_PRIVATE_KEY="$tmp/missing.pem" "$TAAP" pop /x >/dev/null 2>"$tmp/err"; check_rc "env key missing" $? 31
+check_grep "env key origin named" "environment variable TAAP_PRIVATE_KEY" "$tmp/err"
+printf '[signer]\nprivate_key = %s\n' "$key" > "$tmp/cfg/taap/profiles.ini"
+check_eq "--profile key" "$("$TAAP" pop --profile signer "${args[@]:2}")" "$t1"
+check_eq "TAAP_PROFILE key" "$(TAAP_PROFILE=signer "$TAAP" pop "${args[@]:2}")" "$t1"
+printf '[signer]\nprivate_key = %s\n' "$tmp/gone.pem" > "$tmp/cfg/taap/profiles.ini"
+"$TAAP" pop --profile signer /x >/dev/null 2>"$tmp/err"; check_rc "profile key missing" $? 31
+check_grep "profile origin named" "in profile 'signer'" "$tmp/err"
+"$TAAP" pop --profile nope /x >/dev/null 2>"$tmp/err"; check_rc "no such profile" $? 54
+# A public key given as the private key: the real error, and no chmod advice first.
+"$TAAP" pop --key "$tmp/open.pem.pub" /x >/dev/null 2>"$tmp/err"; check_rc "public key as --key" $? 21
+check_grep "public key refused" "public key" "$tmp/err"
+if grep -q "chmod" "$tmp/err"; then bad "chmod warning before the public-key error"; else ok; fi
+unset XDG_CONFIG_HOME
 "$TAAP" pop --key "$tmp/missing.pem" /x >/dev/null 2>"$tmp/err"
 rc=$?; [ "$rc" -ne 0 ] && ok || bad "missing key file accepted"
 check_grep "missing key file named" "missing.pem" "$tmp/err"
@@ -164,6 +186,8 @@ check_grep "no URL message" "no URL" "$tmp/err"
 "$TAAP" pop --key "$key" relative/path >/dev/null 2>"$tmp/err"; check_rc "relative path" $? 2
 "$TAAP" pop --key "$key" --bogus /x >/dev/null 2>"$tmp/err"; check_rc "unknown option" $? 2
 check_grep "unknown option named" "bogus" "$tmp/err"
+"$TAAP" pop --key "$key" --jsno /x >/dev/null 2>"$tmp/err"; check_rc "misspelt option" $? 2
+check_grep "did you mean" "did you mean '--json'" "$tmp/err"
 "$TAAP" pop --key "$key" -H 'NoColon' /x >/dev/null 2>"$tmp/err"; check_rc "bad -H" $? 2
 "$TAAP" pop --key "$key" -X 'GE T' /x >/dev/null 2>"$tmp/err"; check_rc "bad -X" $? 2
 "$TAAP" pop --key "$key" -d @"$tmp/nope.json" /x >/dev/null 2>"$tmp/err"; check_rc "missing body file" $? 31

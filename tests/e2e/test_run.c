@@ -300,11 +300,11 @@ static void test_bail_and_exit_codes(void **state)
     /* --expect-status overrides the script's 200 */
     rc = run(NULL, NULL, coll, "-e", envf, "--key", keyf, "--expect-status", "201,4xx", NULL);
     assert_int_equal(rc, 1);
-    /* transport error → 3 (nothing listens on port 1) */
+    /* transport error → 50, as in taap call (nothing listens on port 1) */
     char *err;
     rc = run(&out, &err, coll, "-e", envf, "--key", keyf, "--env-var", "baseUrl=http://127.0.0.1:1",
              "--retry", "1", NULL);
-    assert_int_equal(rc, 3);
+    assert_int_equal(rc, 50);
     assert_non_null(strstr(out, "2 tries")); /* retried, each with a fresh PoP */
     free(out);
     free(err);
