@@ -22,7 +22,7 @@ void h_jwks(taap_server *s, const srv_request *rq, const srv_principal *who, srv
     (void)who;
     rs->status = 200;
     rs->content_type = "application/json";
-    rs->body = strdup(s->jwks_json);
+    rs->body = strdup(srv_jwks(s));
     rs->body_len = rs->body ? strlen(rs->body) : 0;
 }
 
@@ -95,54 +95,6 @@ static int form_decode(char *s)
     }
     *w = '\0';
     return 0;
-}
-
-int srv_hash_secret(const char *secret, size_t len, const unsigned char salt[16], int iterations,
-                    unsigned char out[32])
-{
-    return PKCS5_PBKDF2_HMAC(secret, (int)len, salt, 16, iterations, EVP_sha256(), 32, out) == 1
-               ? 0
-               : -1;
-}
-
-/* Client authentication. Same work whether or not the client exists: an
- * unknown id is hashed against a dummy record (timing does not tell them
- * apart). Returns 1 when the secret matches. */
-static int check_secret(taap_server *s, int found, const store_app *app, const char *secret)
-{
-    size_t len = strlen(secret);
-    unsigned char fast[32];
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int fast_ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-                  EVP_DigestUpdate(md, s->pepper, sizeof s->pepper) == 1 &&
-                  EVP_DigestUpdate(md, app->salt, sizeof app->salt) == 1 &&
-                  EVP_DigestUpdate(md, secret, len) == 1 &&
-                  EVP_DigestFinal_ex(md, fast, NULL) == 1;
-    EVP_MD_CTX_free(md);
-    if (found && fast_ok) {
-        size_t slot = (size_t)app->id % SRV_SECRET_CACHE;
-        pthread_mutex_lock(&s->secret_mu);
-        int hit = s->secret_cache[slot].app_id == app->id &&
-                  CRYPTO_memcmp(s->secret_cache[slot].h, fast, 32) == 0;
-        pthread_mutex_unlock(&s->secret_mu);
-        if (hit)
-            return 1;
-    }
-    unsigned char h[32];
-    static const unsigned char dummy_salt[16] = {0};
-    int iters = found && app->iterations > 0 ? app->iterations : (int)s->o.secret_iterations;
-    if (srv_hash_secret(secret, len, found ? app->salt : dummy_salt, iters, h) != 0)
-        return 0;
-    int ok = found && CRYPTO_memcmp(h, app->hash, 32) == 0;
-    if (ok && fast_ok) {
-        size_t slot = (size_t)app->id % SRV_SECRET_CACHE;
-        pthread_mutex_lock(&s->secret_mu);
-        s->secret_cache[slot].app_id = app->id;
-        memcpy(s->secret_cache[slot].h, fast, 32);
-        pthread_mutex_unlock(&s->secret_mu);
-    }
-    OPENSSL_cleanse(h, sizeof h);
-    return ok;
 }
 
 /* Checks on the optional body: JSON {"cnf":…,"grant_type":…} or a form.
@@ -247,21 +199,6 @@ static int check_body(const srv_request *rq, srv_response *rs, char **cnf_out)
     return 1;
 }
 
-static char *issue_jwt(taap_server *s, json_t *claims)
-{
-    char *payload = json_dumps(claims, JSON_COMPACT);
-    json_decref(claims);
-    json_t *h = json_pack("{s:s, s:s, s:s}", "alg", "RS256", "typ", "JWT", "kid", s->kid);
-    char *header = h ? json_dumps(h, JSON_COMPACT) : NULL;
-    json_decref(h);
-    char *tok = NULL;
-    if (payload && header)
-        taap_jws_sign(s->signing_key, header, payload, &tok, NULL);
-    free(payload);
-    free(header);
-    return tok;
-}
-
 void h_token(taap_server *s, const srv_request *rq, const srv_principal *who, srv_response *rs)
 {
     (void)who;
@@ -324,7 +261,7 @@ void h_token(taap_server *s, const srv_request *rq, const srv_principal *who, sr
         srv_error(rs, 500, NULL, "database error while looking up the client");
         return;
     }
-    int ok = check_secret(s, found, &app, secret);
+    int ok = srv_check_secret(s, found == 1 ? &app : NULL, secret);
     OPENSSL_cleanse(cred, sizeof cred);
     if (!ok) {
         srv_oauth_error(rs, 401, "Basic", "invalid_client",
@@ -364,16 +301,7 @@ void h_token(taap_server *s, const srv_request *rq, const srv_principal *who, sr
         return;
     }
     taap_verify_config cfg;
-    taap_verify_config_init(&cfg);
-    cfg.leeway = s->o.leeway;
-    cfg.max_lifetime = s->o.max_pop_lifetime;
-    cfg.clock = srv_clock_fn;
-    cfg.clock_ctx = s;
-    cfg.replay = s->replay;
-    if (s->token_require) {
-        cfg.required = (const char *const *)s->token_require;
-        cfg.n_required = s->o.n_token_require;
-    }
+    srv_verify_config(s, SRV_AUTH_NONE, &cfg);
     taap_request req = {rq->method, rq->target, rq->headers, rq->n_headers,
                         {rq->body_len ? TAAP_BODY_MEMORY : TAAP_BODY_NONE, rq->body,
                          (int64_t)rq->body_len, NULL, NULL, NULL}};
@@ -452,20 +380,20 @@ void h_token(taap_server *s, const srv_request *rq, const srv_principal *who, sr
     }
     json_decref(subs);
     int64_t now = srv_now(s);
-    json_int_t exp = (json_int_t)(now + (int64_t)s->o.token_lifetime);
+    json_int_t exp = (json_int_t)(now + (int64_t)srv_options(s)->token_lifetime);
     char jti[37], jti2[37];
     if (taap_uuid_v4(jti, NULL) != TAAP_OK || taap_uuid_v4(jti2, NULL) != TAAP_OK) {
         taap_key_free_pem(cnf);
         srv_error(rs, 500, NULL, "no randomness for the token id");
         return;
     }
-    char *access = issue_jwt(
-        s, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s}", "iss", s->issuer,
+    char *access = srv_sign_jwt(
+        s, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s}", "iss", srv_issuer(s),
                      "sub", app.client_id, "aud", app.client_id, "iat", (json_int_t)now, "nbf",
                      (json_int_t)now, "exp", exp, "jti", jti, "scope", scope, "cnf", cnf,
                      "applicationId", app.name));
-    char *id_token = issue_jwt(s, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss",
-                                            s->issuer, "sub", app.client_id, "aud", app.client_id,
+    char *id_token = srv_sign_jwt(s, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss",
+                                            srv_issuer(s), "sub", app.client_id, "aud", app.client_id,
                                             "iat", (json_int_t)now, "auth_time", (json_int_t)now,
                                             "exp", exp, "jti", jti2));
     taap_key_free_pem(cnf);
@@ -477,7 +405,7 @@ void h_token(taap_server *s, const srv_request *rq, const srv_principal *who, sr
     }
     srv_json(rs, 200,
              json_pack("{s:s, s:s, s:I, s:s}", "access_token", access, "token_type", "Bearer",
-                       "expires_in", (json_int_t)s->o.token_lifetime, "id_token", id_token));
+                       "expires_in", (json_int_t)srv_options(s)->token_lifetime, "id_token", id_token));
     rs->no_store = 1;
     free(access);
     free(id_token);

@@ -1,89 +1,50 @@
 /*
  * routes.c — the one static route table (method, path pattern, handler,
- * auth kind, body limit) and the dispatcher: match, 404/405, authenticate,
- * call the handler. Patterns match the RAW path (percent-escapes are never
+ * auth kind, body limit, argument) and the dispatcher: match, 404/405, authenticate,
+ * call the handler. A new endpoint is one row here and one handler
+ * declared in serve_internal.h. Patterns match the RAW path (percent-escapes are never
  * decoded before matching, so "%2F" cannot smuggle a separator).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
 #include "request_log.h"
 #include "serve_internal.h"
 
 #define KB 1024
-static void h_healthz(taap_server *s, const srv_request *rq, const srv_principal *who,
-                      srv_response *rs);
-static void h_sink(taap_server *s, const srv_request *rq, const srv_principal *who,
-                   srv_response *rs);
 
 static const srv_route routes[] = {
-    {"GET", "/healthz", h_healthz, SRV_AUTH_NONE, 0},
-    {"GET", "/.well-known/jwks.json", h_jwks, SRV_AUTH_NONE, 0},
-    {"POST", "/oauth2/v2/tokens", h_token, SRV_AUTH_NONE, 64 * KB},
-    {"POST", "/oauth2/v1/tokens", h_token, SRV_AUTH_NONE, 64 * KB},
-    {"POST", "/oauth2/v6/tokens", h_token, SRV_AUTH_NONE, 64 * KB},
-    {"GET", "/iot-connectivity/v1/devices", h_device_list, SRV_AUTH_TAAP, 0},
-    {"GET", "/iot-connectivity/v1/devices/{iccid*}", h_device_get, SRV_AUTH_TAAP, 0},
-    {"PATCH", "/iot-connectivity/v1/devices/{iccid*}", h_device_patch, SRV_AUTH_TAAP, 64 * KB},
-    {"POST", "/devedge/v1/apps", h_admin_apps_post, SRV_AUTH_ADMIN, 16 * KB},
-    {"GET", "/devedge/v1/apps", h_admin_apps_get, SRV_AUTH_ADMIN, 0},
-    {"GET", "/devedge/v1/apps/{app}", h_admin_app_get, SRV_AUTH_ADMIN, 0},
-    {"DELETE", "/devedge/v1/apps/{app}", h_admin_app_delete, SRV_AUTH_ADMIN, 0},
-    {"POST", "/devedge/v1/apps/{app}/keys", h_admin_keys_post, SRV_AUTH_ADMIN, 64 * KB},
-    {"GET", "/devedge/v1/apps/{app}/keys", h_admin_keys_get, SRV_AUTH_ADMIN, 0},
-    {"DELETE", "/devedge/v1/apps/{app}/keys/{key}", h_admin_key_delete, SRV_AUTH_ADMIN, 0},
-    {"POST", "/devedge/v1/apps/{app}/subscriptions", h_admin_subs_post, SRV_AUTH_ADMIN, 4 * KB},
-    {"DELETE", "/devedge/v1/apps/{app}/subscriptions/{api}", h_admin_sub_delete, SRV_AUTH_ADMIN,
-     0},
-    {"POST", "/devedge/v1/kits", h_admin_kits_post, SRV_AUTH_ADMIN, 4 * KB},
-    {"GET", "/devedge/v1/devices", h_admin_devices_get, SRV_AUTH_ADMIN, 0},
-    {"GET", "/devedge/v1/requests", h_admin_requests, SRV_AUTH_ADMIN, 0},
+    {"GET", "/healthz", h_healthz, SRV_AUTH_NONE, 0, NULL},
+    {"GET", "/.well-known/jwks.json", h_jwks, SRV_AUTH_NONE, 0, NULL},
+    {"POST", "/oauth2/v2/tokens", h_token, SRV_AUTH_NONE, 64 * KB, NULL},
+    {"POST", "/oauth2/v1/tokens", h_token, SRV_AUTH_NONE, 64 * KB, NULL},
+    {"POST", "/oauth2/v6/tokens", h_token, SRV_AUTH_NONE, 64 * KB, NULL},
+    {"GET", "/iot-connectivity/v1/devices", h_device_list, SRV_AUTH_TAAP, 0, NULL},
+    {"GET", "/iot-connectivity/v1/devices/{iccid*}", h_device_get, SRV_AUTH_TAAP, 0, NULL},
+    {"PATCH", "/iot-connectivity/v1/devices/{iccid*}", h_device_patch, SRV_AUTH_TAAP, 64 * KB,
+     NULL},
+    /* The management API: one handler, the row says which call it makes. */
+    {"POST", "/devedge/v1/apps", h_admin, SRV_AUTH_ADMIN, 16 * KB, &srv_admin_app_create},
+    {"GET", "/devedge/v1/apps", h_admin, SRV_AUTH_ADMIN, 0, &srv_admin_app_list},
+    {"GET", "/devedge/v1/apps/{app}", h_admin, SRV_AUTH_ADMIN, 0, &srv_admin_app_show},
+    {"DELETE", "/devedge/v1/apps/{app}", h_admin, SRV_AUTH_ADMIN, 0, &srv_admin_app_delete},
+    {"POST", "/devedge/v1/apps/{app}/keys", h_admin, SRV_AUTH_ADMIN, 64 * KB, &srv_admin_key_add},
+    {"GET", "/devedge/v1/apps/{app}/keys", h_admin, SRV_AUTH_ADMIN, 0, &srv_admin_key_list},
+    {"DELETE", "/devedge/v1/apps/{app}/keys/{key}", h_admin, SRV_AUTH_ADMIN, 0,
+     &srv_admin_key_delete},
+    {"POST", "/devedge/v1/apps/{app}/subscriptions", h_admin, SRV_AUTH_ADMIN, 4 * KB,
+     &srv_admin_subscribe},
+    {"DELETE", "/devedge/v1/apps/{app}/subscriptions/{api}", h_admin, SRV_AUTH_ADMIN, 0,
+     &srv_admin_unsubscribe},
+    {"POST", "/devedge/v1/kits", h_admin, SRV_AUTH_ADMIN, 4 * KB, &srv_admin_kit_activate},
+    {"GET", "/devedge/v1/devices", h_admin, SRV_AUTH_ADMIN, 0, &srv_admin_device_list},
+    {"GET", "/devedge/v1/requests", h_admin_requests, SRV_AUTH_ADMIN, 0, NULL},
     /* Only with taap_serve_options.testing_sink: the body is streamed (hashed
      * and counted, never buffered), any size. */
-    {"POST", "/testing/v1/sink", h_sink, SRV_AUTH_NONE, SIZE_MAX},
+    {"POST", "/testing/v1/sink", h_sink, SRV_AUTH_NONE, SIZE_MAX, NULL},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
-
-static void h_healthz(taap_server *s, const srv_request *rq, const srv_principal *who,
-                      srv_response *rs)
-{
-    (void)rq;
-    (void)who;
-    sqlite3_stmt *st = store_stmt(s, "SELECT 1");
-    int ok = st && sqlite3_step(st) == SQLITE_ROW;
-    if (st)
-        sqlite3_reset(st);
-    if (!ok) {
-        srv_error(rs, 503, NULL, "database unavailable");
-        return;
-    }
-    srv_json(rs, 200, json_pack("{s:s}", "status", "ok"));
-}
-
-/* The testing sink (taap_serve_options.testing_sink): what arrived, never
- * what it said. A body handed over whole (the raw transport) is hashed here. */
-static void h_sink(taap_server *s, const srv_request *rq, const srv_principal *who,
-                   srv_response *rs)
-{
-    (void)s;
-    (void)who;
-    unsigned char d[32];
-    uint64_t n = rq->streamed_len;
-    if (rq->streamed) {
-        memcpy(d, rq->streamed_sha256, sizeof d);
-    } else {
-        n = rq->body_len;
-        EVP_Digest(rq->body ? (const void *)rq->body : "", rq->body_len, d, NULL, EVP_sha256(),
-                   NULL);
-    }
-    char hex[65];
-    srv_hex(d, sizeof d, hex);
-    srv_json(rs, 200, json_pack("{s:I, s:s}", "bytes", (json_int_t)n, "sha256", hex));
-}
 
 /*
  * Match `path` against `pattern`; captured segments are copied into
@@ -130,7 +91,7 @@ static const srv_route *find_route(taap_server *s, const char *method, const cha
 {
     for (size_t i = 0; i < N_ROUTES; i++) {
         char *params[SRV_MAX_PARAMS] = {0};
-        if ((routes[i].handler == h_sink && !s->o.testing_sink) ||
+        if ((routes[i].handler == h_sink && !srv_options(s)->testing_sink) ||
             strcmp(routes[i].method, method) != 0 || !match(routes[i].pattern, raw_path, params))
             continue;
         for (size_t j = 0; j < SRV_MAX_PARAMS; j++)
@@ -148,7 +109,8 @@ size_t srv_body_limit(taap_server *s, const char *method, const char *raw_path)
         return 0;
     if (r->handler == h_sink)
         return SIZE_MAX; /* streamed, never buffered */
-    return r->body_limit < s->o.max_body_bytes ? r->body_limit : s->o.max_body_bytes;
+    size_t global = srv_options(s)->max_body_bytes;
+    return r->body_limit < global ? r->body_limit : global;
 }
 
 int srv_is_sink(taap_server *s, const char *method, const char *raw_path)
@@ -157,47 +119,12 @@ int srv_is_sink(taap_server *s, const char *method, const char *raw_path)
     return r && r->handler == h_sink;
 }
 
-static int admin_ok(taap_server *s, const srv_request *rq, srv_response *rs)
-{
-    const char *auth = NULL;
-    size_t n = srv_header(rq, "Authorization", &auth);
-    if (n == 0) {
-        srv_error(rs, 401, "Unauthorized",
-                  "the management API needs 'Authorization: Bearer <admin token>' (the token is "
-                  "in %s)",
-                  taap_serve_admin_token_path(s));
-        rs->www_authenticate = strdup("Bearer realm=\"taap-admin\"");
-        return 0;
-    }
-    if (n > 1 || strncasecmp(auth, "Bearer ", 7) != 0) {
-        srv_error(rs, n > 1 ? 400 : 401, "Unauthorized",
-                  n > 1 ? "more than one Authorization header"
-                        : "the management API needs a Bearer admin token");
-        if (n == 1)
-            rs->www_authenticate = strdup("Bearer realm=\"taap-admin\", error=\"invalid_token\"");
-        return 0;
-    }
-    const char *tok = auth + 7;
-    while (*tok == ' ')
-        tok++;
-    /* Compare digests so the comparison time does not depend on the length
-     * or on where the first difference is. */
-    unsigned char h[32];
-    EVP_Digest(tok, strlen(tok), h, NULL, EVP_sha256(), NULL);
-    if (CRYPTO_memcmp(h, s->admin_token_hash, 32) != 0) {
-        srv_error(rs, 401, "Unauthorized", "wrong admin token");
-        rs->www_authenticate = strdup("Bearer realm=\"taap-admin\", error=\"invalid_token\"");
-        return 0;
-    }
-    return 1;
-}
-
 static void dispatch(taap_server *s, srv_request *rq, srv_response *rs);
 
 void srv_dispatch(taap_server *s, srv_request *rq, srv_response *rs)
 {
     dispatch(s, rq, rs);
-    srv_reqlog_add(s->reqlog, srv_now(s), rq, rs);
+    srv_reqlog_add(srv_reqlog_of(s), srv_now(s), rq, rs);
 }
 
 static void dispatch(taap_server *s, srv_request *rq, srv_response *rs)
@@ -206,12 +133,13 @@ static void dispatch(taap_server *s, srv_request *rq, srv_response *rs)
     char allow[sizeof rs->allow] = ""; /* the Allow header it becomes */
     for (size_t i = 0; i < N_ROUTES; i++) {
         char *params[SRV_MAX_PARAMS] = {0};
-        if ((routes[i].handler == h_sink && !s->o.testing_sink) ||
+        if ((routes[i].handler == h_sink && !srv_options(s)->testing_sink) ||
             !match(routes[i].pattern, rq->path, params))
             continue;
         if (strcmp(routes[i].method, rq->method) == 0) {
             hit = &routes[i];
             memcpy(rq->param, params, sizeof params);
+            rq->route_arg = routes[i].arg;
             break;
         }
         for (size_t j = 0; j < SRV_MAX_PARAMS; j++)
@@ -233,7 +161,7 @@ static void dispatch(taap_server *s, srv_request *rq, srv_response *rs)
     srv_principal who = {0};
     int ok = 1;
     if (hit->auth == SRV_AUTH_ADMIN)
-        ok = admin_ok(s, rq, rs);
+        ok = srv_auth_admin(s, rq, rs);
     else if (hit->auth == SRV_AUTH_TAAP)
         ok = srv_auth_taap(s, rq, &who, rs);
     if (ok) {

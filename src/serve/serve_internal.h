@@ -1,28 +1,35 @@
 /*
- * serve_internal.h — what the emulator's modules share: the server struct,
- * the transport-independent request/response, the route table, the store.
+ * serve_internal.h — what the emulator's modules share. The graph runs one
+ * way:
  *
- * Data flow: server.c (libmicrohttpd) or raw.c (in-memory bytes) turns bytes
- * into an srv_request, routes.c matches the route table, authenticates
- * (admin token or TAAP access token + PoP) and calls a handler that fills an
- * srv_response; the transport serialises it. Handlers never see MHD.
+ *     transport          server.c (libmicrohttpd) | testing_transport.c (bytes in memory)
+ *        ↓  an srv_request
+ *     routes             routes.c: the one route table, 404/405, body limits
+ *        ↓  authenticated by auth.c (admin token | access token + PoP)
+ *     handlers           oauth_endpoint.c, connectivity.c, admin_api.c, health.c
+ *        ↓
+ *     {auth, store, response, util}
+ *                        store*.c (every SQL statement), response.c, serve_util.c,
+ *                        devedge.c (management operations), client_secret.c,
+ *                        token_cache.c
+ *
+ * struct taap_server is defined in serve_state.h and only the files that own
+ * a part of it include that header (serve.c, server.c, store.c,
+ * token_cache.c, client_secret.c); everyone else uses the accessors below.
+ * Handlers never see libmicrohttpd or SQLite.
  */
 #ifndef TAAP_SERVE_INTERNAL_H
 #define TAAP_SERVE_INTERNAL_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "taap/taap.h"
 #include "taap/jws.h"
 #include "taap_serve.h"
-
-struct MHD_Daemon;
 
 /* ---- request / response ------------------------------------------------ */
 
@@ -39,6 +46,7 @@ typedef struct srv_request {
     const unsigned char *body;   /* may be NULL when body_len == 0 */
     size_t body_len;
     char *param[SRV_MAX_PARAMS]; /* captured {name} path segments (raw), set by routes.c */
+    const void *route_arg;       /* the matched route's `arg`, set by routes.c */
     /* The testing sink's body is hashed as it arrives and never kept: then
      * body is NULL and these say what came. */
     int streamed;
@@ -62,10 +70,14 @@ typedef struct srv_response {
     char *explanation;
 } srv_response;
 
+/* ---- response.c ------------------------------------------------------------ */
+
 void srv_response_free(srv_response *r);
 
 /* Fill a response with JSON (steals the reference). */
 void srv_json(srv_response *r, unsigned status, json_t *j);
+/* Fill a response with a JSON text (steals the malloc'd string). */
+void srv_json_text(srv_response *r, unsigned status, char *text);
 /* T-Mobile's error model {"code":"<status>","userMessage","systemMessage"}. */
 void srv_error(srv_response *r, unsigned status, const char *user, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -73,15 +85,19 @@ void srv_error(srv_response *r, unsigned status, const char *user, const char *f
  * WWW-Authenticate with `scheme` (Basic/Bearer) and the error. */
 void srv_oauth_error(srv_response *r, unsigned status, const char *scheme, const char *error,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* WWW-Authenticate: `scheme realm="taap"`, with error and error_description
+ * (already sanitised) when error is non-NULL. */
+void srv_challenge(srv_response *r, const char *scheme, const char *error, const char *desc);
 /* Make `desc` safe inside an RFC 6749 error_description / quoted string:
- * only %x20-21 / %x23-5B / %x5D-7E survive (others become '?'). */
+ * only %x20-21 / %x23-5B / %x5D-7E survive (others become '\''). */
 void srv_sanitize_desc(char *desc);
+/* The reason phrase a transport puts on its status line. */
+const char *srv_status_text(unsigned status);
 
-/* First occurrence count of a header: returns the number of occurrences and
- * sets *value to the last one found (trimmed by the caller if needed). */
+/* Number of occurrences of a header; *value is the last one found. */
 size_t srv_header(const srv_request *rq, const char *name, const char **value);
 
-/* ---- routes ------------------------------------------------------------ */
+/* ---- routes.c -------------------------------------------------------------- */
 
 typedef enum srv_auth { SRV_AUTH_NONE, SRV_AUTH_ADMIN, SRV_AUTH_TAAP } srv_auth;
 
@@ -101,6 +117,7 @@ typedef struct srv_route {
     srv_handler handler;
     srv_auth auth;
     size_t body_limit;     /* bytes; 0 = no body accepted beyond the global limit of 0 */
+    const void *arg;       /* handed to the handler as rq->route_arg (table-driven handlers) */
 } srv_route;
 
 /* The largest body any route with this method+path accepts (min with the
@@ -112,47 +129,75 @@ int srv_is_sink(taap_server *s, const char *method, const char *raw_path);
 /* Route, authenticate, handle. Always fills rs. */
 void srv_dispatch(taap_server *s, srv_request *rq, srv_response *rs);
 
-/* ---- handlers (oauth_endpoint.c, connectivity.c, devedge.c) ------------- */
+/* ---- auth.c ---------------------------------------------------------------- */
 
+/* The management API's admin token (Bearer). 1, or 0 with rs filled. */
+int srv_auth_admin(taap_server *s, const srv_request *rq, srv_response *rs);
+/* Resource authentication: access token + PoP with cnf.
+ * Returns 1 and fills `who`, or 0 with rs filled with the error. */
+int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv_response *rs);
+
+/* ---- handlers -------------------------------------------------------------- */
+
+/* health.c */
+void h_healthz(taap_server *s, const srv_request *rq, const srv_principal *who,
+               srv_response *rs);
+void h_sink(taap_server *s, const srv_request *rq, const srv_principal *who, srv_response *rs);
+/* oauth_endpoint.c */
 void h_token(taap_server *s, const srv_request *rq, const srv_principal *who, srv_response *rs);
 void h_jwks(taap_server *s, const srv_request *rq, const srv_principal *who, srv_response *rs);
+/* connectivity.c */
 void h_device_get(taap_server *s, const srv_request *rq, const srv_principal *who,
                   srv_response *rs);
 void h_device_list(taap_server *s, const srv_request *rq, const srv_principal *who,
                    srv_response *rs);
 void h_device_patch(taap_server *s, const srv_request *rq, const srv_principal *who,
                     srv_response *rs);
-void h_admin_apps_post(taap_server *s, const srv_request *rq, const srv_principal *who,
-                       srv_response *rs);
-void h_admin_apps_get(taap_server *s, const srv_request *rq, const srv_principal *who,
-                      srv_response *rs);
-void h_admin_app_get(taap_server *s, const srv_request *rq, const srv_principal *who,
-                     srv_response *rs);
-void h_admin_app_delete(taap_server *s, const srv_request *rq, const srv_principal *who,
-                        srv_response *rs);
-void h_admin_keys_post(taap_server *s, const srv_request *rq, const srv_principal *who,
-                       srv_response *rs);
-void h_admin_keys_get(taap_server *s, const srv_request *rq, const srv_principal *who,
-                      srv_response *rs);
-void h_admin_key_delete(taap_server *s, const srv_request *rq, const srv_principal *who,
-                        srv_response *rs);
-void h_admin_subs_post(taap_server *s, const srv_request *rq, const srv_principal *who,
-                       srv_response *rs);
-void h_admin_sub_delete(taap_server *s, const srv_request *rq, const srv_principal *who,
-                        srv_response *rs);
-void h_admin_kits_post(taap_server *s, const srv_request *rq, const srv_principal *who,
-                       srv_response *rs);
-void h_admin_devices_get(taap_server *s, const srv_request *rq, const srv_principal *who,
-                         srv_response *rs);
+/* admin_api.c: every /devedge/v1 route is h_admin with one of these as its
+ * `arg` (which management call, which success status, how the body reads). */
+typedef struct srv_admin_op srv_admin_op;
+void h_admin(taap_server *s, const srv_request *rq, const srv_principal *who, srv_response *rs);
 /* GET /devedge/v1/requests (request_log.c). */
 void h_admin_requests(taap_server *s, const srv_request *rq, const srv_principal *who,
                       srv_response *rs);
+extern const srv_admin_op srv_admin_app_create, srv_admin_app_list, srv_admin_app_show,
+    srv_admin_app_delete, srv_admin_key_add, srv_admin_key_list, srv_admin_key_delete,
+    srv_admin_subscribe, srv_admin_unsubscribe, srv_admin_kit_activate, srv_admin_device_list;
+
+/* ---- the server's parts, through their owners (serve.c) ---------------------- */
+
+/* The options the server was opened with (numbers only: the string fields
+ * belong to the caller of taap_serve_open). */
+const taap_serve_options *srv_options(const taap_server *s);
+/* now per the injectable clock (seconds). */
+int64_t srv_now(taap_server *s);
+/* Same, as a taap_clock_fn (ctx = the server). */
+int64_t srv_clock_fn(void *ctx);
+/* The verifier configuration for PoP tokens at the token endpoint
+ * (SRV_AUTH_NONE) or on resources (SRV_AUTH_TAAP): leeway, lifetime, the
+ * server's clock and replay cache, the required coverage. */
+void srv_verify_config(taap_server *s, srv_auth where, taap_verify_config *cfg);
+/* The emulator's identity: issuer, signing key, JWKS text. */
+const char *srv_issuer(const taap_server *s);
+const taap_key *srv_signing_key(const taap_server *s);
+const char *srv_jwks(const taap_server *s);
+/* Sign claims (steals the reference) as an RS256 JWT with the emulator key
+ * (kid in the header). malloc'd, or NULL. */
+char *srv_sign_jwt(taap_server *s, json_t *claims);
 /* The server's request log (NULL when off). */
 struct srv_reqlog *srv_reqlog_of(taap_server *s);
+/* 1 when `token` is the admin token (constant time over digests). */
+int srv_admin_token_matches(const taap_server *s, const char *token);
 
-/* Resource authentication (connectivity.c): access token + PoP with cnf.
- * Returns 1 and fills `who`, or 0 with rs filled with the error. */
-int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv_response *rs);
+/* ---- client_secret.c ----------------------------------------------------------- */
+
+struct store_app;
+/* PBKDF2-HMAC-SHA256 of secret with salt → out[32]. 0 on success. */
+int srv_hash_secret(const char *secret, size_t len, const unsigned char salt[16],
+                    int iterations, unsigned char out[32]);
+/* Client authentication. Same work whether or not the client exists (`app`
+ * NULL: an unknown id is hashed against a dummy record). 1 when it matches. */
+int srv_check_secret(taap_server *s, const struct store_app *app, const char *secret);
 
 /* ---- verified access tokens (token_cache.c) ------------------------------- */
 
@@ -192,126 +237,12 @@ void srv_at_clear(taap_server *s);
 /* Entries held (for tests: the expiry sweep keeps this near the live tokens). */
 size_t srv_at_count(taap_server *s);
 
-/* ---- the server ---------------------------------------------------------- */
-
-#define SRV_SECRET_CACHE 256
-
-struct taap_server {
-    taap_serve_options o;          /* strings below are owned copies */
-    char *listen;
-    char *port_file;
-    char *db_path;
-    char *temp_dir;                /* non-NULL for a temporary database */
-    char *admin_token_path;
-    char *now_file;
-    char **token_require;
-    char **resource_require;
-
-    char admin_token[64];
-    unsigned char admin_token_hash[32];
-
-    taap_key *signing_key;         /* the emulator's RS256 key */
-    char kid[48];
-    char *jwks_json;
-    char issuer[160];
-
-    taap_replay *replay;           /* shared by every thread; NULL with no_replay_check */
-
-    /* Store: one SQLite connection per thread (store.c). */
-    pthread_key_t db_key;
-    int db_key_ok;
-    pthread_mutex_t db_mu;
-    struct store_conn **conns;
-    size_t n_conns, cap_conns;
-
-    /* Verified-secret cache: app id → SHA-256(pepper ‖ salt ‖ secret) of the
-     * last secret that passed the slow hash, so a well-behaved client does not
-     * pay PBKDF2 on every token request. Wrong secrets always take the slow path. */
-    pthread_mutex_t secret_mu;
-    unsigned char pepper[32];
-    struct { int64_t app_id; unsigned char h[32]; } secret_cache[SRV_SECRET_CACHE];
-
-    /* Verified access tokens (token_cache.c). */
-    pthread_mutex_t at_mu;
-    srv_at_entry *at_slots[SRV_AT_SLOTS];
-    size_t at_sweep;               /* next slot the expiry sweep looks at */
-    atomic_uint_fast64_t at_generation;
-
-    struct MHD_Daemon *mhd;
-    unsigned port;
-    atomic_int inflight;
-    atomic_int stopping;
-
-    struct srv_reqlog *reqlog;     /* recent requests and PoP explanations */
-};
-
-/* now per the injectable clock (seconds). */
-int64_t srv_now(taap_server *s);
-/* Same, as a taap_clock_fn (ctx = the server). */
-int64_t srv_clock_fn(void *ctx);
+/* ---- serve_util.c ------------------------------------------------------------ */
 
 /* Random alphanumeric string of n chars (CSPRNG) into out[n+1]. */
 int srv_random_alnum(char *out, size_t n);
-
-/* ---- store.c ------------------------------------------------------------ */
-
-#define STORE_SCHEMA_VERSION 1
-
-typedef struct store_conn store_conn;
-
-taap_code store_open(taap_server *s, taap_error *err);
-void store_close_all(taap_server *s);
-/* This thread's connection (opened on first use); NULL on failure. */
-sqlite3 *store_db(taap_server *s);
-/* A cached prepared statement for `sql` (a string literal: cached by address)
- * on this thread's connection, reset and unbound. NULL on failure. */
-sqlite3_stmt *store_stmt(taap_server *s, const char *sql);
-/* Run SQL without results; returns SQLITE_OK or an error code. */
-int store_exec(taap_server *s, const char *sql);
-
-typedef struct store_app {
-    int64_t id;
-    int64_t account_id;
-    char name[130];
-    char account[130];
-    char client_id[72];
-    unsigned char salt[16];
-    unsigned char hash[32];
-    int iterations;
-    int64_t created;
-} store_app;
-
-/* Find an app by name or client id (`by_client_id` restricts to client id).
- * Returns 1 found, 0 not found, -1 error. */
-int store_app_find(taap_server *s, const char *ref, int by_client_id, store_app *out);
-
-/* Registered keys of an app, as SPKI PEM strings (malloc'd array of malloc'd
- * strings, *n entries). Free with store_free_strings(). -1 on error. */
-int store_app_keys(taap_server *s, int64_t app_id, char ***pems, size_t *n);
-void store_free_strings(char **v, size_t n);
-/* Everything a resource call needs to know about its application in one
- * read (one SQLite read transaction instead of three): the app with this
- * client id (id, account_id, name, client_id filled), whether a key with
- * fingerprint fp_hex is registered for it, whether it is subscribed to `api`.
- * Returns 1 found, 0 no such app, -1 error. */
-int store_app_auth(taap_server *s, const char *client_id, const char *fp_hex, const char *api,
-                   store_app *out, int *key_registered, int *subscribed);
-
-/* Subscriptions as a JSON array of strings (new reference). */
-json_t *store_app_subscriptions(taap_server *s, int64_t app_id);
-
-/* Device row → JSON (new reference) from a statement positioned on a row
- * selected with STORE_DEVICE_COLUMNS. */
-#define STORE_DEVICE_COLUMNS \
-    "d.iccid, d.imei, d.imsi, d.msisdn, d.status, d.rate_plan, d.data_usage, d.last_seen, " \
-    "d.account_id, (SELECT name FROM accounts a WHERE a.id = d.account_id)"
-json_t *store_device_json(sqlite3_stmt *st, int with_account);
-
-/* ---- devedge.c helpers shared with the token endpoint -------------------- */
-
-/* PBKDF2-HMAC-SHA256 of secret with salt → out[32]. 0 on success. */
-int srv_hash_secret(const char *secret, size_t len, const unsigned char salt[16],
-                    int iterations, unsigned char out[32]);
+/* n random decimal digits (CSPRNG) into out[n+1]. */
+int srv_random_digits(char *out, size_t n);
 
 /* ICCID syntax: 19–20 digits, "89" prefix, valid Luhn check digit.
  * Returns NULL when fine, else a static description of what is wrong. */
@@ -324,5 +255,7 @@ void srv_hex(const unsigned char *in, size_t n, char *out);
 
 /* Render an RFC 3339 UTC timestamp. */
 void srv_time_str(int64_t t, char out[32]);
+
+#include "store.h"
 
 #endif

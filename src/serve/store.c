@@ -12,9 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "serve_internal.h"
+#include "serve_state.h"
+#include "store_sql.h"
 
 #define STMT_CACHE 64
+
+typedef struct store_conn store_conn;
 
 struct store_conn {
     sqlite3 *db;
@@ -155,12 +158,55 @@ sqlite3_stmt *store_stmt(taap_server *s, const char *sql)
     return st;
 }
 
-int store_exec(taap_server *s, const char *sql)
+const char *store_errmsg(taap_server *s)
 {
     sqlite3 *db = store_db(s);
-    if (!db)
-        return SQLITE_CANTOPEN;
-    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+    return db ? sqlite3_errmsg(db) : "no database connection";
+}
+
+int store_ping(taap_server *s)
+{
+    sqlite3_stmt *st = store_stmt(s, "SELECT 1");
+    int ok = st && sqlite3_step(st) == SQLITE_ROW;
+    if (st)
+        sqlite3_reset(st);
+    return ok;
+}
+
+int store_meta_get(taap_server *s, const char *key, char **val)
+{
+    static const char sql[] = "SELECT value FROM meta WHERE key = ?1";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    *val = NULL;
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const void *b = sqlite3_column_blob(st, 0);
+        int n = sqlite3_column_bytes(st, 0);
+        *val = malloc((size_t)n + 1);
+        if (*val) {
+            if (n)
+                memcpy(*val, b, (size_t)n);
+            (*val)[n] = '\0';
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_meta_set(taap_server *s, const char *key, const char *val)
+{
+    static const char sql[] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, val, (int)strlen(val), SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* Create the database file 0600 before SQLite does (SQLite uses the main
@@ -253,149 +299,11 @@ void store_close_all(taap_server *s)
     }
 }
 
-static void copy_text(char *dst, size_t cap, const unsigned char *src)
+int store_step_write(sqlite3_stmt *st)
 {
-    snprintf(dst, cap, "%s", src ? (const char *)src : "");
-}
-
-int store_app_find(taap_server *s, const char *ref, int by_client_id, store_app *out)
-{
-    static const char sql_any[] =
-        "SELECT a.id, a.account_id, a.name, c.name, a.client_id, a.secret_salt, a.secret_hash,"
-        " a.secret_iter, a.created FROM apps a JOIN accounts c ON c.id = a.account_id"
-        " WHERE a.name = ?1 OR a.client_id = ?1";
-    static const char sql_cid[] =
-        "SELECT a.id, a.account_id, a.name, c.name, a.client_id, a.secret_salt, a.secret_hash,"
-        " a.secret_iter, a.created FROM apps a JOIN accounts c ON c.id = a.account_id"
-        " WHERE a.client_id = ?1";
-    sqlite3_stmt *st = store_stmt(s, by_client_id ? sql_cid : sql_any);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
         return 0;
-    }
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return -1;
-    }
-    memset(out, 0, sizeof *out);
-    out->id = sqlite3_column_int64(st, 0);
-    out->account_id = sqlite3_column_int64(st, 1);
-    copy_text(out->name, sizeof out->name, sqlite3_column_text(st, 2));
-    copy_text(out->account, sizeof out->account, sqlite3_column_text(st, 3));
-    copy_text(out->client_id, sizeof out->client_id, sqlite3_column_text(st, 4));
-    if (sqlite3_column_bytes(st, 5) == 16)
-        memcpy(out->salt, sqlite3_column_blob(st, 5), 16);
-    if (sqlite3_column_bytes(st, 6) == 32)
-        memcpy(out->hash, sqlite3_column_blob(st, 6), 32);
-    out->iterations = sqlite3_column_int(st, 7);
-    out->created = sqlite3_column_int64(st, 8);
-    sqlite3_reset(st);
-    return 1;
-}
-
-int store_app_auth(taap_server *s, const char *client_id, const char *fp_hex, const char *api,
-                   store_app *out, int *key_registered, int *subscribed)
-{
-    static const char sql[] =
-        "SELECT a.id, a.account_id, a.name, a.client_id,"
-        " EXISTS(SELECT 1 FROM keys k WHERE k.app_id = a.id AND k.fingerprint = ?2),"
-        " EXISTS(SELECT 1 FROM subscriptions u WHERE u.app_id = a.id AND u.api = ?3)"
-        " FROM apps a WHERE a.client_id = ?1";
-    sqlite3_stmt *st = store_stmt(s, sql);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, client_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, fp_hex, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, api, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        memset(out, 0, sizeof *out);
-        out->id = sqlite3_column_int64(st, 0);
-        out->account_id = sqlite3_column_int64(st, 1);
-        copy_text(out->name, sizeof out->name, sqlite3_column_text(st, 2));
-        copy_text(out->client_id, sizeof out->client_id, sqlite3_column_text(st, 3));
-        *key_registered = sqlite3_column_int(st, 4) != 0;
-        *subscribed = sqlite3_column_int(st, 5) != 0;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-}
-
-void store_free_strings(char **v, size_t n)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-int store_app_keys(taap_server *s, int64_t app_id, char ***pems, size_t *n)
-{
-    static const char sql[] = "SELECT pem FROM keys WHERE app_id = ?1 ORDER BY id";
-    *pems = NULL;
-    *n = 0;
-    sqlite3_stmt *st = store_stmt(s, sql);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, app_id);
-    char **v = NULL;
-    size_t cnt = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        char **nv = realloc(v, (cnt + 1) * sizeof *nv);
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        char *dup = t ? strdup((const char *)t) : NULL;
-        if (!nv || !dup) {
-            free(dup);
-            store_free_strings(nv ? nv : v, cnt);
-            sqlite3_reset(st);
-            return -1;
-        }
-        v = nv;
-        v[cnt++] = dup;
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        store_free_strings(v, cnt);
-        return -1;
-    }
-    *pems = v;
-    *n = cnt;
-    return 0;
-}
-
-json_t *store_app_subscriptions(taap_server *s, int64_t app_id)
-{
-    static const char sql[] = "SELECT api FROM subscriptions WHERE app_id = ?1 ORDER BY api";
-    json_t *arr = json_array();
-    sqlite3_stmt *st = store_stmt(s, sql);
-    if (!st || !arr)
-        return arr;
-    sqlite3_bind_int64(st, 1, app_id);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, json_string((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_reset(st);
-    return arr;
-}
-
-json_t *store_device_json(sqlite3_stmt *st, int with_account)
-{
-    char seen[32];
-    srv_time_str(sqlite3_column_int64(st, 7), seen);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "iccid",
-                          (const char *)sqlite3_column_text(st, 0), "imei",
-                          (const char *)sqlite3_column_text(st, 1), "imsi",
-                          (const char *)sqlite3_column_text(st, 2), "msisdn",
-                          (const char *)sqlite3_column_text(st, 3), "status",
-                          (const char *)sqlite3_column_text(st, 4), "ratePlan",
-                          (const char *)sqlite3_column_text(st, 5), "dataUsage",
-                          (json_int_t)sqlite3_column_int64(st, 6), "lastSeen", seen);
-    if (j && with_account && sqlite3_column_text(st, 9))
-        json_object_set_new(j, "account", json_string((const char *)sqlite3_column_text(st, 9)));
-    return j;
+    return (rc & 0xff) == SQLITE_CONSTRAINT ? STORE_CONFLICT : -1;
 }

@@ -30,7 +30,7 @@
 
 #include <openssl/crypto.h>
 
-#include "serve_internal.h"
+#include "serve_state.h"
 
 void srv_at_release(srv_at_entry *e)
 {

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "serve_harness.h"
-#include "serve_internal.h"
+#include "serve_state.h" /* the test builds a bare server around the token cache */
 
 static sh_server srv;
 

@@ -1,6 +1,8 @@
 /*
- * raw.c — taap_serve_handle_raw(): one HTTP/1.1 request from memory through
- * the same routing and handlers as the network path, without a socket. The
+ * testing_transport.c — the testing transport: taap_serve_handle_raw() takes
+ * one HTTP/1.1 request from memory through the same routes and handlers as
+ * the network transport (server.c), without a socket. Only tests and the
+ * fuzzer use it; `taap serve` never does. The
  * parser here is deliberately strict (RFC 9112): CRLF line ends only, no
  * obs-fold, no whitespace before a colon, no NUL or bare CR, one valid
  * Content-Length, no Transfer-Encoding; the fuzzer drives it.
@@ -10,34 +12,7 @@
 #include <strings.h>
 
 #include "serve_internal.h"
-
-static int is_tchar(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return 1;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static const char *status_text(unsigned st)
-{
-    switch (st) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    default: return "Status";
-    }
-}
+#include "util.h"
 
 static taap_code serialise(srv_response *rs, char **out, size_t *out_len)
 {
@@ -46,7 +21,7 @@ static taap_code serialise(srv_response *rs, char **out, size_t *out_len)
     if (!buf)
         return TAAP_E_NOMEM;
     int n = snprintf(buf, cap, "HTTP/1.1 %u %s\r\nContent-Length: %zu\r\n", rs->status,
-                     status_text(rs->status), rs->body_len);
+                     srv_status_text(rs->status), rs->body_len);
     if (rs->content_type)
         n += snprintf(buf + n, cap - (size_t)n, "Content-Type: %s\r\n", rs->content_type);
     if (rs->www_authenticate)
@@ -68,7 +43,7 @@ static taap_code serialise(srv_response *rs, char **out, size_t *out_len)
 /* Parse and dispatch; fills rs with either the handler's answer or a 4xx. */
 static void handle(taap_server *s, const char *in, size_t len, srv_response *rs)
 {
-    size_t limit = s->o.max_header_bytes;
+    size_t limit = srv_options(s)->max_header_bytes;
     size_t scan = len < limit + 4 ? len : limit + 4;
     const char *end = NULL;
     for (size_t i = 0; i + 3 < scan; i++)
@@ -112,7 +87,7 @@ static void handle(taap_server *s, const char *in, size_t len, srv_response *rs)
     *sp1 = *sp2 = '\0';
     const char *method = head, *target = sp1 + 1, *version = sp2 + 1;
     for (const char *p = method; *p; p++)
-        if (!is_tchar((unsigned char)*p)) {
+        if (!taap_is_tchar((unsigned char)*p)) {
             srv_error(rs, 400, NULL, "method is not an HTTP token");
             rs->close = 1;
             goto out;
@@ -154,7 +129,7 @@ static void handle(taap_server *s, const char *in, size_t len, srv_response *rs)
             goto out;
         }
         for (char *p = line; p < colon; p++)
-            if (!is_tchar((unsigned char)*p)) {
+            if (!taap_is_tchar((unsigned char)*p)) {
                 srv_error(rs, 400, NULL,
                           "invalid character in a header field name (whitespace before ':'?)");
                 rs->close = 1;
