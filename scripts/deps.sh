@@ -5,12 +5,13 @@ set -eu
 
 # The build, then what the test suite drives: curl, openssl, jq and node
 # (interop), cppcheck and clang-tidy (static analysis), clang and its
-# runtime (fuzzing), valgrind (make memcheck). A test whose tool is missing
-# would be skipped, so they are all installed.
+# runtime (fuzzing), valgrind (make memcheck), a headless browser and its
+# driver (the web console's e2e test). A test whose tool is missing would be
+# skipped, so they are all installed.
 PKGS="build-essential cmake ninja-build pkg-config git ca-certificates \
 libssl-dev openssl libjansson-dev libcurl4-openssl-dev curl libmicrohttpd-dev \
 libsqlite3-dev sqlite3 libcmocka-dev jq cppcheck clang-tidy clang libclang-rt-14-dev \
-nodejs npm valgrind"
+nodejs npm valgrind chromium chromium-driver python3-selenium"
 
 # Extra packages per purpose: `deps.sh bench` adds the load generator.
 for extra in "$@"; do

@@ -32,10 +32,13 @@ const char cmd_admin_help[] =
     "                                       lines, PKCS#1 PEM, JWK or DER; - = stdin)\n"
     "  key list APP                         the application's keys\n"
     "  key delete APP KEYID                 remove a key (KEYID from key list)\n"
-    "  kit activate --app APP | --account ACCOUNT\n"
+    "  kit activate --app APP | --account ACCOUNT [--imei IMEI --iccid ICCID]\n"
     "                                       activate a developer kit: a device with IMEI,\n"
     "                                       ICCID, IMSI and MSISDN in that account\n"
+    "                                       (--imei/--iccid: the numbers printed on your\n"
+    "                                       kit, Luhn-checked; else new ones are drawn)\n"
     "  device list [--account ACCOUNT]      devices (all accounts by default)\n"
+    "  device suspend|activate ICCID        change a device's status\n"
     "  requests [--follow]                  the server's recent requests (method, path,\n"
     "                                       status, PoP verdict); a rejected PoP shows\n"
     "                                       its likely cause (--json: the full explanation,\n"
@@ -59,6 +62,7 @@ typedef struct admin_opts {
     const char *token_file;
     const char *account;
     const char *app;
+    const char *imei, *iccid;
     int json;
     int follow;
     const char *words[MAX_WORDS];
@@ -416,7 +420,15 @@ static int run(const admin_opts *o, const char *token)
         const char *v = o->app ? o->app : o->account;
         if (!safe_word(v, o->app ? "application" : "account"))
             return CLI_EXIT_USAGE;
-        snprintf(body, sizeof body, "{\"%s\":\"%s\"}", o->app ? "app" : "account", v);
+        if (!!o->imei != !!o->iccid)
+            return usage_error("kit activate needs both --imei and --iccid, or neither");
+        if (o->imei && (!safe_word(o->imei, "IMEI") || !safe_word(o->iccid, "ICCID")))
+            return CLI_EXIT_USAGE;
+        if (o->imei)
+            snprintf(body, sizeof body, "{\"%s\":\"%s\",\"imei\":\"%s\",\"iccid\":\"%s\"}",
+                     o->app ? "app" : "account", v, o->imei, o->iccid);
+        else
+            snprintf(body, sizeof body, "{\"%s\":\"%s\"}", o->app ? "app" : "account", v);
         st = request(o, token, "POST", "/devedge/v1/kits", "application/json", body, strlen(body),
                      &j, &raw);
         DONE(201);
@@ -439,6 +451,17 @@ static int run(const admin_opts *o, const char *token)
             printf("%-21s %-16s %-16s %-12s %-11s %s\n", str(d, "iccid"), str(d, "imei"),
                    str(d, "imsi"), str(d, "msisdn"), str(d, "status"), str(d, "account"));
         }
+    } else if (strcmp(w0, "device") == 0 &&
+               (strcmp(w1, "suspend") == 0 || strcmp(w1, "activate") == 0)) {
+        NEED(3, "device suspend|activate ICCID");
+        if (!safe_word(o->words[2], "ICCID"))
+            return CLI_EXIT_USAGE;
+        snprintf(path, sizeof path, "/devedge/v1/devices/%s", o->words[2]);
+        snprintf(body, sizeof body, "{\"status\":\"%s\"}",
+                 strcmp(w1, "suspend") == 0 ? "SUSPENDED" : "ACTIVE");
+        st = request(o, token, "PATCH", path, "application/json", body, strlen(body), &j, &raw);
+        DONE(200);
+        printf("device %s is %s\n", str(j, "iccid"), str(j, "status"));
     } else if (strcmp(w0, "requests") == 0) {
         NEED(1, "requests [--follow] [--json]");
         return requests_cmd(o, token);
@@ -468,6 +491,10 @@ int cmd_admin(int argc, char **argv)
             slot = &o.account;
         else if (strcmp(a, "--app") == 0)
             slot = &o.app;
+        else if (strcmp(a, "--imei") == 0)
+            slot = &o.imei;
+        else if (strcmp(a, "--iccid") == 0)
+            slot = &o.iccid;
         if (slot) {
             if (i + 1 >= argc)
                 return usage_error("option needs a value");

@@ -181,7 +181,14 @@ static taap_code kit_activate(taap_server *s, const srv_request *rq, json_t *bod
     const char *app = str_member(body, "app"), *acct = str_member(body, "account");
     if (!app && !acct)
         return taap_fail(err, TAAP_E_USAGE, "body needs {\"app\":NAME} or {\"account\":NAME}");
-    return taap_serve_kit_activate(s, app, acct, out, err);
+    return taap_serve_kit_activate_ids(s, app, acct, str_member(body, "imei"),
+                                       str_member(body, "iccid"), out, err);
+}
+
+static taap_code device_status(taap_server *s, const srv_request *rq, json_t *body, char **out,
+                               taap_error *err)
+{
+    return taap_serve_device_set_status(s, rq->param[0], str_member(body, "status"), out, err);
 }
 
 static taap_code device_list(taap_server *s, const srv_request *rq, json_t *body, char **out,
@@ -207,3 +214,4 @@ const srv_admin_op srv_admin_subscribe = {subscribe, 200, 1, 0};
 const srv_admin_op srv_admin_unsubscribe = {unsubscribe, 204, 0, 0};
 const srv_admin_op srv_admin_kit_activate = {kit_activate, 201, 1, 0};
 const srv_admin_op srv_admin_device_list = {device_list, 200, 0, 0};
+const srv_admin_op srv_admin_device_status = {device_status, 200, 1, 0};

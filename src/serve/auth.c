@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "console.h"
 #include "request_log.h"
 #include "serve_internal.h"
 #include "util.h"
@@ -286,6 +287,9 @@ int srv_auth_admin(taap_server *s, const srv_request *rq, srv_response *rs)
 {
     const char *auth = NULL;
     size_t n = srv_header(rq, "Authorization", &auth);
+    int console = n == 0 ? console_session_admin(s, rq, rs) : 0; /* the web console */
+    if (console)
+        return console > 0;
     if (n == 0) {
         srv_error(rs, 401, "Unauthorized",
                   "the management API needs 'Authorization: Bearer <admin token>' (the token is "

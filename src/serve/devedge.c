@@ -374,11 +374,32 @@ static void luhn_complete(char *d)
     }
 }
 
+/* An IMEI as printed on a kit: 15 digits with a valid Luhn check digit. */
+static const char *imei_problem(const char *imei)
+{
+    size_t n = strlen(imei);
+    if (n != 15 || strspn(imei, "0123456789") != n)
+        return "an IMEI is 15 digits";
+    return srv_luhn_ok(imei) ? NULL : "the IMEI's last digit is not its Luhn check digit";
+}
+
 taap_code taap_serve_kit_activate(taap_server *s, const char *app_ref, const char *account,
                                   char **json, taap_error *err)
 {
+    return taap_serve_kit_activate_ids(s, app_ref, account, NULL, NULL, json, err);
+}
+
+taap_code taap_serve_kit_activate_ids(taap_server *s, const char *app_ref, const char *account,
+                                      const char *given_imei, const char *given_iccid,
+                                      char **json, taap_error *err)
+{
     if (json)
         *json = NULL;
+    const char *why = NULL;
+    if (!!given_imei != !!given_iccid)
+        return taap_fail(err, TAAP_E_USAGE, "give both the kit's IMEI and its ICCID, or neither");
+    if (given_imei && ((why = imei_problem(given_imei)) || (why = srv_iccid_problem(given_iccid))))
+        return taap_fail(err, TAAP_E_USAGE, "%s (check the numbers printed on the kit)", why);
     int64_t acct;
     if (app_ref) {
         store_app a = {0};
@@ -403,11 +424,18 @@ taap_code taap_serve_kit_activate(taap_server *s, const char *app_ref, const cha
             return taap_fail(err, TAAP_E_CRYPTO, "no randomness for the kit identifiers");
         luhn_complete(iccid);
         luhn_complete(imei);
+        if (given_imei) { /* the kit's own numbers (already checked) */
+            snprintf(iccid, sizeof iccid, "%s", given_iccid);
+            snprintf(imei, sizeof imei, "%s", given_imei);
+        }
         unsigned char usage[2] = {0};
         RAND_bytes(usage, sizeof usage);
         store_device_ids ids = {iccid, imei, imsi, msisdn,
                                 (int64_t)(usage[0] << 8 | usage[1]) * 1024};
         int w = store_device_insert(s, acct, &ids, srv_now(s));
+        if (w == STORE_CONFLICT && given_imei)
+            return taap_fail(err, TAAP_E_USAGE,
+                             "a kit with this ICCID or IMEI is already activated");
         if (w == STORE_CONFLICT)
             continue; /* an identifier collided: draw again */
         if (w != 0)
@@ -418,6 +446,26 @@ taap_code taap_serve_kit_activate(taap_server *s, const char *app_ref, const cha
         return emit(j, json, err);
     }
     return taap_fail(err, TAAP_E_STORE, "could not draw unique kit identifiers");
+}
+
+taap_code taap_serve_device_set_status(taap_server *s, const char *iccid, const char *status,
+                                       char **json, taap_error *err)
+{
+    if (json)
+        *json = NULL;
+    if (!status || (strcmp(status, "ACTIVE") != 0 && strcmp(status, "SUSPENDED") != 0))
+        return taap_fail(err, TAAP_E_USAGE, "status must be ACTIVE or SUSPENDED");
+    json_t *j = NULL;
+    int found = store_device_get(s, iccid, 1, &j, NULL);
+    json_decref(j);
+    if (found == 0)
+        return taap_fail(err, TAAP_E_NOT_FOUND, "no device with ICCID %.24s", iccid);
+    if (found < 0 || store_device_update(s, iccid, status, NULL) != 0)
+        return db_fail(s, err, "updating the device");
+    j = NULL;
+    if (store_device_get(s, iccid, 1, &j, NULL) != 1)
+        return db_fail(s, err, "reading the device");
+    return emit(j, json, err);
 }
 
 taap_code taap_serve_device_list(taap_server *s, const char *account, char **json,

@@ -15,6 +15,7 @@ void srv_response_free(srv_response *r)
     free(r->body);
     free(r->www_authenticate);
     free(r->explanation);
+    free(r->set_cookie);
     memset(r, 0, sizeof *r);
 }
 

@@ -39,7 +39,15 @@ static const srv_route routes[] = {
      &srv_admin_unsubscribe},
     {"POST", "/devedge/v1/kits", h_admin, SRV_AUTH_ADMIN, 4 * KB, &srv_admin_kit_activate},
     {"GET", "/devedge/v1/devices", h_admin, SRV_AUTH_ADMIN, 0, &srv_admin_device_list},
+    {"PATCH", "/devedge/v1/devices/{iccid}", h_admin, SRV_AUTH_ADMIN, 4 * KB,
+     &srv_admin_device_status},
     {"GET", "/devedge/v1/requests", h_admin_requests, SRV_AUTH_ADMIN, 0, NULL},
+    /* The web console: its own session endpoints, then the page and assets. */
+    {"GET", "/console", h_console_page, SRV_AUTH_NONE, 0, NULL},
+    {"GET", "/console/session", h_console_session_get, SRV_AUTH_NONE, 0, NULL},
+    {"POST", "/console/session", h_console_session_post, SRV_AUTH_NONE, 4 * KB, NULL},
+    {"DELETE", "/console/session", h_console_session_delete, SRV_AUTH_NONE, 0, NULL},
+    {"GET", "/console/{asset}", h_console_asset, SRV_AUTH_NONE, 0, NULL},
     /* Only with taap_serve_options.testing_sink: the body is streamed (hashed
      * and counted, never buffered), any size. */
     {"POST", "/testing/v1/sink", h_sink, SRV_AUTH_NONE, SIZE_MAX, NULL},

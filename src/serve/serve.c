@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "console.h"
 #include "request_log.h"
 #include "serve_state.h"
 #include "util.h"
@@ -267,6 +268,10 @@ taap_code taap_serve_open(const taap_serve_options *o, taap_server **out,
                        REQLOG_MAX_SIZE);
         goto out;
     }
+    if (!(s->console = console_sessions_new())) {
+        rc = taap_fail(err, TAAP_E_NOMEM, "out of memory");
+        goto out;
+    }
     if ((rc = store_open(s, err)) != TAAP_OK)
         goto out;
     if ((rc = load_signing_key(s, err)) != TAAP_OK)
@@ -293,6 +298,11 @@ const char *taap_serve_admin_token(const taap_server *s)
 const char *taap_serve_admin_token_path(const taap_server *s)
 {
     return s->admin_token_path;
+}
+
+struct console_sessions *srv_console_of(taap_server *s)
+{
+    return s->console;
 }
 
 struct srv_reqlog *srv_reqlog_of(taap_server *s)
@@ -334,6 +344,7 @@ void taap_serve_close(taap_server *s)
     taap_key_free(s->signing_key);
     taap_replay_free(s->replay);
     srv_reqlog_free(s->reqlog);
+    console_sessions_free(s->console);
     free(s->jwks_json);
     free(s->listen);
     free(s->port_file);

@@ -68,6 +68,10 @@ typedef struct srv_response {
     const char *verdict;
     taap_explain_cause cause;
     char *explanation;
+    /* The console (console.c): a Set-Cookie value (malloc'd) and whether
+     * to send console_security_headers (CSP, nosniff, ...). */
+    char *set_cookie;
+    int console;
 } srv_response;
 
 /* ---- response.c ------------------------------------------------------------ */
@@ -162,7 +166,19 @@ void h_admin_requests(taap_server *s, const srv_request *rq, const srv_principal
                       srv_response *rs);
 extern const srv_admin_op srv_admin_app_create, srv_admin_app_list, srv_admin_app_show,
     srv_admin_app_delete, srv_admin_key_add, srv_admin_key_list, srv_admin_key_delete,
-    srv_admin_subscribe, srv_admin_unsubscribe, srv_admin_kit_activate, srv_admin_device_list;
+    srv_admin_subscribe, srv_admin_unsubscribe, srv_admin_kit_activate, srv_admin_device_list,
+    srv_admin_device_status;
+/* The web console (console.c): page, assets, session. */
+void h_console_page(taap_server *s, const srv_request *rq, const srv_principal *who,
+                    srv_response *rs);
+void h_console_asset(taap_server *s, const srv_request *rq, const srv_principal *who,
+                     srv_response *rs);
+void h_console_session_get(taap_server *s, const srv_request *rq, const srv_principal *who,
+                           srv_response *rs);
+void h_console_session_post(taap_server *s, const srv_request *rq, const srv_principal *who,
+                            srv_response *rs);
+void h_console_session_delete(taap_server *s, const srv_request *rq, const srv_principal *who,
+                              srv_response *rs);
 
 /* ---- the server's parts, through their owners (serve.c) ---------------------- */
 
@@ -186,6 +202,8 @@ const char *srv_jwks(const taap_server *s);
 char *srv_sign_jwt(taap_server *s, json_t *claims);
 /* The server's request log (NULL when off). */
 struct srv_reqlog *srv_reqlog_of(taap_server *s);
+/* The web console's sign-ins (console.c). */
+struct console_sessions *srv_console_of(taap_server *s);
 /* 1 when `token` is the admin token (constant time over digests). */
 int srv_admin_token_matches(const taap_server *s, const char *token);
 

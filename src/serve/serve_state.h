@@ -66,6 +66,7 @@ struct taap_server {
     atomic_int inflight;
     atomic_int stopping;
 
+    struct console_sessions *console; /* web console sign-ins (console.c) */
     struct srv_reqlog *reqlog;     /* recent requests and PoP explanations (request_log.c) */
 };
 

@@ -20,6 +20,7 @@
 #include <microhttpd.h>
 #include <openssl/evp.h>
 
+#include "console.h"
 #include "serve_state.h"
 #include "util.h"
 
@@ -184,6 +185,10 @@ static enum MHD_Result queue(struct MHD_Connection *con, conn_req *r, srv_respon
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         MHD_add_response_header(resp, MHD_HTTP_HEADER_PRAGMA, "no-cache");
     }
+    if (rs->set_cookie)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, rs->set_cookie);
+    for (size_t i = 0; rs->console && console_security_headers[i][0]; i++)
+        MHD_add_response_header(resp, console_security_headers[i][0], console_security_headers[i][1]);
     if (rs->close || atomic_load(&r->s->stopping))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->status = rs->status;

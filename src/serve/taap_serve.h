@@ -180,6 +180,14 @@ taap_code taap_serve_key_delete(taap_server *s, const char *app, const char *key
  * "status","ratePlan","dataUsage","lastSeen","account"}. */
 taap_code taap_serve_kit_activate(taap_server *s, const char *app, const char *account,
                                   char **json, taap_error *err);
+/* The same with the kit's own IMEI (15 digits, Luhn) and ICCID (19–20 digits,
+ * 89 prefix, Luhn), both or neither; refused when already activated. */
+taap_code taap_serve_kit_activate_ids(taap_server *s, const char *app, const char *account,
+                                      const char *imei, const char *iccid, char **json,
+                                      taap_error *err);
+/* Suspend or reactivate a device: status ACTIVE or SUSPENDED. JSON: the device. */
+taap_code taap_serve_device_set_status(taap_server *s, const char *iccid, const char *status,
+                                       char **json, taap_error *err);
 /* JSON: {"devices":[…]} — every device, or one account's when `account` is set. */
 taap_code taap_serve_device_list(taap_server *s, const char *account, char **json,
                                  taap_error *err);

@@ -11,12 +11,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "console.h"
 #include "serve_internal.h"
 #include "util.h"
 
 static taap_code serialise(srv_response *rs, char **out, size_t *out_len)
 {
-    size_t cap = rs->body_len + 512 + (rs->www_authenticate ? strlen(rs->www_authenticate) : 0);
+    size_t cap = rs->body_len + 1024 + (rs->www_authenticate ? strlen(rs->www_authenticate) : 0) +
+                 (rs->set_cookie ? strlen(rs->set_cookie) : 0);
     char *buf = malloc(cap);
     if (!buf)
         return TAAP_E_NOMEM;
@@ -30,6 +32,11 @@ static taap_code serialise(srv_response *rs, char **out, size_t *out_len)
         n += snprintf(buf + n, cap - (size_t)n, "Allow: %s\r\n", rs->allow);
     if (rs->no_store)
         n += snprintf(buf + n, cap - (size_t)n, "Cache-Control: no-store\r\nPragma: no-cache\r\n");
+    if (rs->set_cookie)
+        n += snprintf(buf + n, cap - (size_t)n, "Set-Cookie: %s\r\n", rs->set_cookie);
+    for (size_t i = 0; rs->console && console_security_headers[i][0]; i++)
+        n += snprintf(buf + n, cap - (size_t)n, "%s: %s\r\n", console_security_headers[i][0],
+                      console_security_headers[i][1]);
     if (rs->close)
         n += snprintf(buf + n, cap - (size_t)n, "Connection: close\r\n");
     n += snprintf(buf + n, cap - (size_t)n, "\r\n");
