@@ -20,6 +20,7 @@
 #ifndef TAAP_POSTMAN_H
 #define TAAP_POSTMAN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "taap/error.h"
@@ -152,6 +153,13 @@ typedef struct taap_run_options {
                                       expiry, $timestamp) */
     void *clock_ctx;
     const char *working_dir;       /* base for file bodies; NULL → current dir */
+    const volatile sig_atomic_t *cancel; /* when *cancel turns non-zero (e.g. set by a
+                                      SIGINT handler) no further request starts;
+                                      those in flight finish and are recorded;
+                                      the result says interrupted */
+    unsigned timeout_script_ms;    /* per script (--timeout-script); 0 → none */
+    int no_insecure_file_read;     /* files (uploads, bodies) only under working_dir */
+    int ignore_redirects;          /* a 3xx is the response (Newman --ignore-redirects) */
 } taap_run_options;
 
 TAAP_API void taap_run_options_init(taap_run_options *opts);
@@ -196,6 +204,15 @@ typedef struct taap_run_request {
     const char *notes;         /* "PoP signed; token captured" … or NULL */
     const taap_run_assertion *assertions; /* its scripts' assertions, in order */
     size_t n_assertions;
+    const char *item_id;       /* the item's id in the collection, or NULL */
+    size_t position;           /* its place in the run's plan (Newman's cursor) */
+    size_t plan_length;        /* requests per iteration */
+    const char *status_text;   /* "OK", from the status line, or NULL */
+    unsigned prerequest_scripts; /* scripts executed for it (collection, folders, */
+    unsigned test_scripts;       /* item) */
+    unsigned script_errors;    /* of those, how many threw */
+    double dns_ms, connect_ms, tls_ms, first_byte_ms; /* phases of the last try,
+                                  from its start (0 on a reused connection) */
 } taap_run_request;
 
 typedef enum taap_run_event_type {
@@ -248,6 +265,14 @@ typedef struct taap_run_stats {
     double min_ms, avg_ms, max_ms;
     double duration_ms;
     int bailed;
+    int interrupted;          /* stopped by taap_run_options.cancel */
+    size_t assertions;        /* every assertion of every execution */
+    size_t assertions_failed;
+    size_t assertions_skipped; /* pm.test.skip */
+    size_t assertions_not_run; /* their script did not run (never passed) */
+    size_t prerequest_scripts, test_scripts, script_errors;
+    double response_sd_ms;    /* standard deviation of response times */
+    uint64_t response_bytes;  /* all response bodies */
 } taap_run_stats;
 
 /* Read a finished run: totals into *st; the number of request executions;
@@ -257,19 +282,59 @@ TAAP_API void taap_run_result_stats(const taap_run_result *r, taap_run_stats *st
 TAAP_API size_t taap_run_result_count(const taap_run_result *r);
 TAAP_API const taap_run_request *taap_run_result_get(const taap_run_result *r, size_t i);
 /* The exit status `taap run` uses: 0 all passed, 1 a request failed its
- * expectation, 2 config/strict-vars error, 3 transport error. */
+ * expectation or an assertion failed or did not run, 2 config/strict-vars
+ * error, 3 transport error. */
 TAAP_API int taap_run_result_exit_code(const taap_run_result *r);
 TAAP_API void taap_run_result_free(taap_run_result *r);
 
 /* Reporters: text for the caller to print or save (malloc'd, free()). */
-/* JSON: {"collection":{…},"run":{"stats":…,"timings":…,"executions":[…],"failures":[…]}} */
+/*
+ * JSON in the shape of Newman's JSON reporter, so tooling that reads
+ * Newman's reports works unchanged: {"collection":{"info":…},
+ * "environment":…, "globals":…, "run":{"stats":{iterations, items, scripts,
+ * prerequests, requests, tests, assertions, testScripts, prerequestScripts:
+ * {total, pending, failed}}, "timings":{…,"started","completed"},
+ * "executions":[{cursor, item, request, response, assertions:[{assertion,
+ * skipped, error}]}], "transfers", "failures":[{error:{name, message, test,
+ * index}, at, source, parent, cursor}], "error"}}. taap adds fields Newman
+ * lacks (an execution's path, passed, notes…; notRun counts); it never
+ * removes Newman's.
+ */
 TAAP_API taap_code taap_run_report_json(const taap_run_result *r, char **out, taap_error *err);
-/* JUnit XML: one <testsuite> per request path, one <testcase> per execution
- * (its status in <system-out>, <failure>/<error> when it failed). */
+/* JUnit XML as Newman's junit reporter: one <testsuite> per request path,
+ * one <testcase> per assertion (failures across iterations merged), plus a
+ * "status" testcase for taap's own status expectation; a request not sent
+ * is <skipped/>, an assertion not run is <skipped message="not run"/> and
+ * counted as a failure; transport and config errors are <error>. */
 TAAP_API taap_code taap_run_report_junit(const taap_run_result *r, char **out, taap_error *err);
-/* The summary table the CLI prints (UTF-8 box drawing). */
+
+/* How the CLI reporter draws (Newman's --disable-unicode, --color and
+ * --reporter-cli-* options). */
+typedef struct taap_run_cli_style {
+    int ascii;                 /* no Unicode symbols or box drawing */
+    int color;                 /* ANSI colours */
+    int no_assertions;         /* leave out the per-assertion lines */
+    int verbose;               /* timing phases and response sizes */
+} taap_run_cli_style;
+
+/* One execution as Newman's CLI reporter shows it: "↳ name", the request
+ * line with status, size and time, then ✓/numbered lines per assertion
+ * (numbers are the failure's place in taap_run_report_failures; *failure_no
+ * is the running count, updated). */
+TAAP_API taap_code taap_run_report_request(const taap_run_request *q,
+                                           const taap_run_cli_style *style, size_t *failure_no,
+                                           char **out, taap_error *err);
+/* The summary table (executed/failed per iterations, requests, scripts,
+ * assertions; duration, data received, response times). */
 TAAP_API taap_code taap_run_report_summary(const taap_run_result *r, char **out,
                                            taap_error *err);
+TAAP_API taap_code taap_run_report_cli_summary(const taap_run_result *r,
+                                               const taap_run_cli_style *style, char **out,
+                                               taap_error *err);
+/* The numbered failure list ("  #  failure  detail"), empty when none. */
+TAAP_API taap_code taap_run_report_failures(const taap_run_result *r,
+                                            const taap_run_cli_style *style, char **out,
+                                            taap_error *err);
 
 #ifdef __cplusplus
 }

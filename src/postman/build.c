@@ -211,15 +211,39 @@ static int method_prunes_body(const char *m)
            !strcmp(m, "UNLOCK");
 }
 
-static char *join_path(pm_run *cx, const char *src)
+/* 1 if `path` (which exists) is inside directory `dir`, symlinks resolved. */
+static int path_inside(const char *path, const char *dir)
 {
-    if (!src || src[0] == '/' || !cx->o->working_dir)
-        return taap_strdup(src);
-    pm_buf b = {0};
-    pm_buf_puts(&b, cx->o->working_dir);
-    pm_buf_put(&b, "/", 1);
-    pm_buf_puts(&b, src);
-    return pm_buf_take(&b);
+    char *rp = realpath(path, NULL), *rd = realpath(dir, NULL);
+    size_t dl = rd ? strlen(rd) : 0;
+    int in = rp && rd && !strncmp(rp, rd, dl) && (rp[dl] == '/' || (dl == 1 && rd[0] == '/'));
+    free(rp);
+    free(rd);
+    return in;
+}
+
+/* A file a request reads, relative to --working-dir; with
+ * --no-insecure-file-read only files inside it (NULL, b->err set). */
+static char *join_path(pm_run *cx, const char *src, pm_built *b)
+{
+    char *path;
+    if (!src || src[0] == '/' || !cx->o->working_dir) {
+        path = taap_strdup(src);
+    } else {
+        pm_buf p = {0};
+        pm_buf_puts(&p, cx->o->working_dir);
+        pm_buf_put(&p, "/", 1);
+        pm_buf_puts(&p, src);
+        path = pm_buf_take(&p);
+    }
+    if (path && cx->o->no_insecure_file_read && access(path, F_OK) == 0 &&
+        !path_inside(path, cx->o->working_dir)) {
+        snprintf(b->err, sizeof b->err,
+                 "file %.200s is outside --working-dir (--no-insecure-file-read)", src);
+        free(path);
+        return NULL;
+    }
+    return path;
 }
 
 static int build_body(pm_worker *w, const pm_item *it, pm_built *b)
@@ -301,13 +325,14 @@ static int build_body(pm_worker *w, const pm_item *it, pm_built *b)
                 for (size_t s = 0; s < kv->n_src; s++) {
                     if (!kv->src[s] || !*kv->src[s])
                         continue;
-                    char *path = join_path(cx, kv->src[s]);
+                    char *path = join_path(cx, kv->src[s], b);
                     char *data = NULL;
                     size_t dl = 0;
                     taap_error e = TAAP_ERROR_INIT;
                     if (!path || taap_read_file(path, TAAP_COLLECTION_MAX_BYTES, 0, &data, &dl,
                                                 &e) != TAAP_OK) {
-                        snprintf(b->err, sizeof b->err, "formdata file: %.250s", e.message);
+                        if (path)
+                            snprintf(b->err, sizeof b->err, "formdata file: %.250s", e.message);
                         free(path);
                         free(k);
                         pm_buf_free(&o);
@@ -355,8 +380,10 @@ static int build_body(pm_worker *w, const pm_item *it, pm_built *b)
             char *src = pm_run_resolve(w, bd->file_src, b);
             if (!src)
                 return -1;
-            b->body_file = join_path(cx, src);
+            b->body_file = join_path(cx, src, b);
             free(src);
+            if (!b->body_file)
+                return -1;
             if (access(b->body_file, R_OK) != 0) {
                 snprintf(b->err, sizeof b->err, "body file %s cannot be read", b->body_file);
                 return -1;

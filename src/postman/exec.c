@@ -159,6 +159,8 @@ static void exec_send(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_outc
     pm_run *cx = w->cx;
     unsigned tries = cx->o->retries + 1;
     for (unsigned attempt = 0; attempt < tries; attempt++) {
+        if (attempt > 0 && cx->o->cancel && *cx->o->cancel)
+            return; /* interrupted: no new try starts */
         pm_built_free(b);
         pm_http_resp_clear(resp);
         unsigned gen;
@@ -167,7 +169,7 @@ static void exec_send(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_outc
         const char *const *hn = (const char *const *)b->hn, *const *hv = (const char *const *)b->hv;
         pm_http_req hr = {b->method, b->url, hn, hv, b->nh, b->body, b->body_len, b->body_file,
                           cx->o->timeout_ms, cx->o->insecure, cx->o->cacert, cx->o->connect_to,
-                          cx->o->n_connect_to, 0};
+                          cx->o->n_connect_to, cx->o->ignore_redirects};
         oc->attempts++;
         int sr = w->http->ops->send(w->http, &hr, resp);
         oc->time_ms = resp->time_ms;
@@ -180,6 +182,11 @@ static void exec_send(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_outc
         oc->error[0] = '\0';
         oc->status = resp->status;
         oc->bytes = resp->total_bytes;
+        snprintf(oc->status_text, sizeof oc->status_text, "%s", resp->reason ? resp->reason : "");
+        oc->dns_ms = resp->dns_ms;
+        oc->connect_ms = resp->connect_ms;
+        oc->tls_ms = resp->tls_ms;
+        oc->ttfb_ms = resp->ttfb_ms;
         if (pi->is_token) {
             pthread_mutex_lock(&cx->lock);
             cx->res->token_requests++;
@@ -272,6 +279,8 @@ void pm_exec_item(pm_worker *w, const pm_plan_item *pi, int from_token_lock, con
 int pm_stopped(pm_run *cx)
 {
     pthread_mutex_lock(&cx->lock);
+    if (cx->o->cancel && *cx->o->cancel)
+        cx->stop = cx->interrupted = 1;
     int s = cx->stop;
     pthread_mutex_unlock(&cx->lock);
     return s;

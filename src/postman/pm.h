@@ -255,9 +255,26 @@ struct taap_run_result {
     size_t n, cap;
     unsigned iterations;
     int bailed;
+    int interrupted;           /* opts->cancel stopped it */
     size_t token_requests;
     double duration_ms;
     int64_t started;           /* wall-clock seconds */
 };
+
+/* ---- failures as the reporters list them (report.c) ----------------------- */
+typedef struct pm_failure {
+    const char *name;     /* "AssertionError", "NotRun", "StatusError", "Error", "ConfigError" */
+    const char *message;
+    const char *test;     /* the assertion or check, or NULL for a request error */
+    long index;           /* the assertion's index, -1 otherwise */
+    const char *at;       /* "assertion:0 in test-script", "status", "request" */
+} pm_failure;
+/* Call fn for each failure of one execution, in the order every reporter
+ * numbers them; returns how many. */
+size_t pm_each_failure(const taap_run_request *q,
+                       void (*fn)(void *ctx, const taap_run_request *q, const pm_failure *f),
+                       void *ctx);
+/* "A / B / name" → the parent path "A / B" into buf ("" at the root). */
+void pm_parent_path(const taap_run_request *q, char *buf, size_t cap);
 
 #endif

@@ -129,6 +129,39 @@ static void record_assertions(pm_run *cx, pm_record *rec, const pm_assertions *l
     rec->r.n_assertions = l->n;
 }
 
+/* A failed assertion fails the request, and so does one that did not run
+ * (never a silent pass); the first such assertion is the error shown. */
+static void record_verdict(pm_record *rec, const pm_outcome *oc)
+{
+    taap_run_request *q = &rec->r;
+    if (q->skipped)
+        return;
+    for (size_t i = 0; i < q->n_assertions; i++) {
+        const taap_run_assertion *a = &q->assertions[i];
+        if (a->status != TAAP_ASSERTION_FAILED && a->status != TAAP_ASSERTION_NOT_RUN)
+            continue;
+        q->passed = 0;
+        if (!q->error) {
+            pm_buf b = {0};
+            if (a->status == TAAP_ASSERTION_FAILED)
+                pm_buf_printf(&b, "%s: %s", a->name, a->error_message ? a->error_message : "failed");
+            else
+                pm_buf_printf(&b, "%s: not run (its script was not executed)", a->name);
+            q->error = rec->own[5] = pm_buf_take(&b);
+        }
+    }
+    (void)oc;
+}
+
+/* The item's place in the plan (Newman's cursor.position). */
+static size_t plan_position(const pm_run *cx, const pm_item *it)
+{
+    for (size_t i = 0; i < cx->n_plan; i++)
+        if (cx->plan[i].it == it)
+            return i;
+    return 0;
+}
+
 /* Store the record and report it (takes cx->lock). */
 void pm_record_result(pm_worker *w, const pm_plan_item *pi, const pm_built *b, pm_outcome *oc)
 {
@@ -187,8 +220,20 @@ void pm_record_result(pm_worker *w, const pm_plan_item *pi, const pm_built *b, p
     q->skipped = oc->skipped;
     q->attempts = oc->attempts;
     record_assertions(cx, rec, &oc->asserts);
+    record_verdict(rec, oc);
+    q->item_id = rec->own[8] = it->id ? taap_strdup(it->id) : NULL;
+    q->status_text = rec->own[9] = oc->status_text[0] ? taap_strdup(oc->status_text) : NULL;
+    q->position = plan_position(cx, it);
+    q->plan_length = cx->n_plan;
+    q->prerequest_scripts = oc->prerequest_scripts;
+    q->test_scripts = oc->test_scripts;
+    q->script_errors = oc->script_errors;
+    q->dns_ms = oc->dns_ms;
+    q->connect_ms = oc->connect_ms;
+    q->tls_ms = oc->tls_ms;
+    q->first_byte_ms = oc->ttfb_ms;
     cx->done++;
-    if (!oc->passed && cx->o->bail)
+    if (!q->passed && cx->o->bail)
         cx->stop = 1;
     pm_emit(cx, TAAP_RUN_EV_REQUEST, w->iteration, it->path, NULL, q);
     pthread_mutex_unlock(&cx->lock);

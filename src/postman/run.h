@@ -104,6 +104,7 @@ typedef struct pm_run {
     int64_t token_exp;       /* 0 = unknown */
     unsigned token_gen;
     int stop;
+    int interrupted;         /* opts->cancel was seen */
     unsigned next_iter;
     int pop_all;
     int token_in_plan;
@@ -182,7 +183,10 @@ typedef struct pm_outcome {
     char error[400];
     char *detail;
     char notes[256];
+    char status_text[64];   /* "OK" */
+    double dns_ms, connect_ms, tls_ms, ttfb_ms; /* the last try's phases */
     pm_assertions asserts;  /* script results (sandbox), in run order */
+    unsigned prerequest_scripts, test_scripts, script_errors; /* scripts run */
 } pm_outcome;
 
 void pm_emit(pm_run *cx, taap_run_event_type type, unsigned iteration, const char *path,
@@ -204,6 +208,7 @@ void pm_token_ensure(pm_worker *w, int force, unsigned seen_gen, const char *why
 
 /* ---- exec.c ---------------------------------------------------------------------- */
 void pm_exec_item(pm_worker *w, const pm_plan_item *pi, int from_token_lock, const char *why);
+/* 1 once the run must start no further request (--bail, or opts->cancel). */
 int pm_stopped(pm_run *cx);
 void pm_run_iteration(pm_worker *w, unsigned it);
 void *pm_worker_main(void *arg);
