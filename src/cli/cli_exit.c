@@ -3,7 +3,7 @@
 
 const cli_exit_row cli_exit_table[] = {
     {0, 0, "success"},
-    {1, 1, "failure (taap run: a request failed its check)"},
+    {1, 1, "failure (taap run: a request or an assertion failed, or did not run)"},
     {2, 2, "usage: a bad flag, argument or value"},
     {10, 10, "token malformed (not a compact JWS, bad base64url or JSON, too big)"},
     {11, 11, "alg or header refused (alg not RS256, crit, b64, typ)"},
@@ -32,6 +32,8 @@ const cli_exit_row cli_exit_table[] = {
     {60, 60, "the emulator cannot start (address in use, bad listen address)"},
     {61, 61, "emulator database error"},
     {62, 62, "a named emulator object (application, key, device) does not exist"},
+    {130, 130, "interrupted by SIGINT (taap run: reports written with what ran)"},
+    {143, 143, "interrupted by SIGTERM (taap run: reports written with what ran)"},
     {-1, -1, 0},
 };
 

@@ -6,6 +6,7 @@
  * prints events and writes the report files.
  */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +14,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "cli_options.h"
 #include "cli_secret.h"
+#include "taap/http.h"
 #include "taap/postman.h"
+#include "util.h"
 
 const char cmd_run_help[] =
     "usage: taap run COLLECTION [-e ENV] [-g GLOBALS] [-d DATA] [options]\n"
@@ -30,7 +35,8 @@ const char cmd_run_help[] =
     "status-checking scripts are recognised and handled natively; any other\n"
     "script gets one warning.\n"
     "\n"
-    "Inputs:\n"
+    "Inputs (the collection and -e may be a file, an http(s):// URL, or - for\n"
+    "standard input):\n"
     "  -e, --environment FILE       Postman environment (enabled:false honoured)\n"
     "  -g, --globals FILE           Postman globals\n"
     "  -d, --iteration-data FILE    CSV (RFC 4180) or JSON array; values stay strings\n"
@@ -40,6 +46,7 @@ const char cmd_run_help[] =
     "      --env-var KEY=VALUE      set an environment variable (repeatable)\n"
     "      --global-var KEY=VALUE   set a global variable (repeatable)\n"
     "      --working-dir DIR        base directory for file bodies and uploads\n"
+    "      --no-insecure-file-read  refuse files outside --working-dir\n"
     "\n"
     "Requests:\n"
     "      --delay-request MS       pause between requests\n"
@@ -47,7 +54,11 @@ const char cmd_run_help[] =
     "      --retry N                retry transport errors and 5xx N times, each\n"
     "                               with a fresh PoP\n"
     "  -j, --jobs N                 run N iterations in parallel (one shared token)\n"
-    "      --bail                   stop at the first failed request\n"
+    "      --bail [folder|failure]  stop at the first failed request (`folder`\n"
+    "                               alone: only refuse an unknown --folder,\n"
+    "                               which taap always does)\n"
+    "      --timeout-script MS      per-script time limit (default: none)\n"
+    "      --ignore-redirects       do not follow 3xx responses\n"
     "  -k, --insecure               do not verify TLS certificates\n"
     "      --cacert FILE            CA bundle for TLS\n"
     "      --connect-to H:P:H2:P2   connect to H2:P2 for requests to H:P (like curl)\n"
@@ -70,11 +81,21 @@ const char cmd_run_help[] =
     "                               access_token)\n"
     "\n"
     "Output:\n"
-    "  -r, --reporters LIST         cli,json,junit (default cli)\n"
+    "  -r, --reporters LIST         cli,json,junit (default cli); json and junit\n"
+    "                               are in Newman's report shapes\n"
     "      --reporter-json-export FILE   JSON report (default taap-run-report.json)\n"
     "      --reporter-junit-export FILE  JUnit XML (default taap-run-report.xml)\n"
     "      --json                   print the JSON report on stdout instead of lines\n"
     "  -q, --quiet                  no per-request lines (summary and errors only)\n"
+    "      --silent                 no CLI reporter output at all (errors only)\n"
+    "      --verbose                request headers and timing phases per request\n"
+    "      --color on|off|auto      colour the CLI output (auto: on a terminal)\n"
+    "      --disable-unicode        draw with ASCII only\n"
+    "      --reporter-cli-no-summary     leave out the summary table\n"
+    "      --reporter-cli-no-failures    leave out the numbered failure list\n"
+    "      --reporter-cli-no-assertions  leave out the per-assertion lines\n"
+    "  -x, --suppress-exit-code     exit 0 whatever the requests' outcome\n"
+    "      --export-collection FILE  write the collection as run\n"
     "      --export-environment FILE    write the environment after the run\n"
     "      --export-globals FILE        write the globals after the run (both keep\n"
     "                               types, enabled flags and secret markers; written\n"
@@ -84,10 +105,15 @@ const char cmd_run_help[] =
     "      --now-file FILE          (testing) read the current time, in epoch seconds,\n"
     "                               from FILE (as `taap serve --now-file`)\n"
     "\n"
+    "SIGINT or SIGTERM stops the run: no new request starts, those in flight\n"
+    "finish, every requested report and export is written with what ran\n"
+    "(marked interrupted), and taap exits 130 (SIGINT) or 143 (SIGTERM).\n"
+    "\n"
     "Exit status: 0 every request met its expectation; 1 a request failed its\n"
-    "expectation; 2 usage, unreadable or invalid collection/environment/data,\n"
-    "unknown --folder, no key, or an unresolved variable under --strict-vars;\n"
-    "50 a transport error (connect, TLS, timeout); see taap help exit-status.\n";
+    "expectation or an assertion failed or did not run; 2 usage, unreadable or\n"
+    "invalid collection/environment/data, unknown --folder, no key, or an\n"
+    "unresolved variable under --strict-vars; 50 a transport error (connect, TLS,\n"
+    "timeout); 130/143 interrupted; see taap help exit-status.\n";
 
 enum {
     OPT_FOLDER = 1000,
@@ -98,6 +124,7 @@ enum {
     OPT_GLOBAL_VAR,
     OPT_EXPORT_ENV,
     OPT_EXPORT_GLOBALS,
+    OPT_EXPORT_COLLECTION,
     OPT_JSON_EXPORT,
     OPT_JUNIT_EXPORT,
     OPT_EXPECT,
@@ -107,34 +134,70 @@ enum {
     OPT_TOKEN_VAR,
     OPT_KEY,
     OPT_PASSFILE,
-    OPT_PROFILE,
     OPT_NO_REDACT,
     OPT_CONNECT_TO,
     OPT_CACERT,
     OPT_WORKDIR,
+    OPT_NO_INSECURE_FILE_READ,
     OPT_JSON,
     OPT_NOW_FILE,
+    OPT_SILENT,
+    OPT_VERBOSE,
+    OPT_COLOR,
+    OPT_DISABLE_UNICODE,
+    OPT_NO_SUMMARY,
+    OPT_NO_FAILURES,
+    OPT_NO_ASSERTIONS,
+    OPT_TIMEOUT_SCRIPT,
+    OPT_IGNORE_REDIRECTS,
+    OPT_PROFILE,
 };
 
 #define MAX_LIST 64
 
 typedef struct run_cli {
-    const char *env_path, *glob_path, *data_path;
+    const char *coll_path, *env_path, *glob_path, *data_path;
     const char *folders[MAX_LIST];
     size_t n_folders;
     const char *env_vars[MAX_LIST], *glob_vars[MAX_LIST];
     size_t n_env_vars, n_glob_vars;
     const char *connect_to[MAX_LIST];
     size_t n_connect_to;
-    const char *export_env, *export_glob;
+    const char *export_env, *export_glob, *export_coll;
     const char *json_path, *junit_path;
     int rep_cli, rep_json, rep_junit;
-    int json_stdout, quiet;
+    int json_stdout, quiet, silent, verbose, suppress_exit;
+    int no_summary, no_failures;
+    int color_mode; /* -1 auto, 0 off, 1 on */
     const char *key_path, *passphrase_file, *profile;
     /* printing state */
-    int color, progress, progress_shown, parallel;
-    unsigned iterations;
+    taap_run_cli_style style;
+    int progress, progress_shown, parallel;
+    size_t failure_no;
+    char folder[1024]; /* the folder whose header was printed last */
 } run_cli;
+
+/* ---- signals: stop starting requests, keep what ran ------------------------ */
+
+static volatile sig_atomic_t run_signal;
+
+static void on_signal(int sig)
+{
+    run_signal = sig;
+}
+
+/* SIGINT/SIGTERM set run_signal (the runner polls it between requests);
+ * SA_RESETHAND: a second signal ends taap at once. */
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 /* --now-file (testing, like `taap serve --now-file`): the current time in
  * epoch seconds is read from the file at every use, so a test can share
@@ -199,6 +262,50 @@ static int parse_reporters(run_cli *c, const char *list)
     return 0;
 }
 
+/* --bail [folder|failure] (Newman): failure (or nothing) stops at the first
+ * failed request; folder only refuses an unknown --folder, which taap
+ * always does. */
+static int parse_bail(const char *arg, int *bail)
+{
+    if (!arg) {
+        *bail = 1;
+        return 0;
+    }
+    *bail = 0;
+    const char *p = arg;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n == 7 && !strncmp(p, "failure", 7))
+            *bail = 1;
+        else if (!(n == 6 && !strncmp(p, "folder", 6)) && n) {
+            cli_errorf("--bail: expected folder or failure (comma-separated), got \"%.*s\"",
+                       (int)n, p);
+            return -1;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+static int parse_color(const char *arg, int *mode)
+{
+    if (!strcmp(arg, "on"))
+        *mode = 1;
+    else if (!strcmp(arg, "off"))
+        *mode = 0;
+    else if (!strcmp(arg, "auto"))
+        *mode = -1;
+    else {
+        cli_errorf("--color: expected on, off or auto, got \"%s\"", arg);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- printing events ------------------------------------------------------------ */
+
 static void clear_progress(run_cli *c)
 {
     if (c->progress_shown) {
@@ -207,70 +314,195 @@ static void clear_progress(run_cli *c)
     }
 }
 
+static int prints_lines(const run_cli *c)
+{
+    return c->rep_cli && !c->json_stdout && !c->quiet && !c->silent;
+}
+
+/* "❏ Folder" when the request's folder differs from the last one printed. */
+static void folder_header(run_cli *c, const taap_run_request *q)
+{
+    size_t pl = strlen(q->path), nl = strlen(q->name);
+    size_t keep = pl > nl + 3 ? pl - nl - 3 : 0;
+    if (strlen(c->folder) == keep && !strncmp(c->folder, q->path, keep))
+        return;
+    snprintf(c->folder, sizeof c->folder, "%.*s", (int)keep, q->path);
+    if (keep)
+        printf("\n%s %s\n", c->style.ascii ? "Folder" : "❏", c->folder);
+    else
+        putchar('\n');
+}
+
+static void verbose_lines(const run_cli *c, const taap_run_request *q)
+{
+    for (size_t h = 0; h < q->n_headers; h++)
+        printf("    %s: %s\n", q->header_names[h], q->header_values[h]);
+    if (!q->skipped && q->status > 0)
+        printf("    dns %.1fms  connect %.1fms  tls %.1fms  first byte %.1fms  total %.1fms\n",
+               q->dns_ms, q->connect_ms, q->tls_ms, q->first_byte_ms, q->time_ms);
+    (void)c;
+}
+
+static void print_request(run_cli *c, const taap_run_event *ev)
+{
+    const taap_run_request *q = ev->request;
+    char *text = NULL;
+    taap_error err = TAAP_ERROR_INIT;
+    if (taap_run_report_request(q, &c->style, &c->failure_no, &text, &err) != TAAP_OK)
+        return;
+    if (prints_lines(c)) {
+        clear_progress(c);
+        folder_header(c, q);
+        if (c->parallel && ev->iterations > 1)
+            printf("[%u] ", q->iteration + 1);
+        fputs(text, stdout);
+        if (c->verbose)
+            verbose_lines(c, q);
+        if (!q->passed && q->detail && !q->transport_error && !q->config_error)
+            printf("    %s\n", q->detail);
+        fflush(stdout);
+    }
+    free(text);
+}
+
 static void on_event(void *ctx, const taap_run_event *ev)
 {
     run_cli *c = ctx;
-    const char *green = c->color ? "\033[32m" : "", *red = c->color ? "\033[31m" : "",
-               *dim = c->color ? "\033[2m" : "", *off = c->color ? "\033[0m" : "";
     switch (ev->type) {
     case TAAP_RUN_EV_START:
-        if (c->rep_cli && !c->json_stdout)
+        if (c->rep_cli && !c->json_stdout && !c->silent)
             printf("%s\n", ev->message ? ev->message : "");
         break;
     case TAAP_RUN_EV_ITERATION:
-        if (c->rep_cli && !c->json_stdout && !c->quiet && ev->iterations > 1) {
+        if (prints_lines(c) && ev->iterations > 1) {
             clear_progress(c);
             printf("\nIteration %u/%u\n", ev->iteration + 1, ev->iterations);
+            c->folder[0] = '\0';
         }
         break;
     case TAAP_RUN_EV_WARNING:
         clear_progress(c);
-        cli_warnf("%s", ev->message);
+        if (!c->silent)
+            cli_warnf("%s", ev->message);
         break;
     case TAAP_RUN_EV_NOTE:
         clear_progress(c);
-        fprintf(stderr, "%s: note: %s\n", cli_progname, ev->message);
+        if (!c->silent)
+            fprintf(stderr, "%s: note: %s\n", cli_progname, ev->message);
         break;
-    case TAAP_RUN_EV_REQUEST: {
-        const taap_run_request *q = ev->request;
-        if (c->rep_cli && !c->json_stdout && !c->quiet) {
-            clear_progress(c);
-            char it[32] = "";
-            if (c->parallel && ev->iterations > 1)
-                snprintf(it, sizeof it, "[%u] ", q->iteration + 1);
-            if (q->skipped) {
-                printf("%s- %s%s%s  (%s)%s\n", dim, it, q->path, "", q->notes ? q->notes : "",
-                       off);
-            } else if (q->transport_error || q->config_error) {
-                printf("%s✗%s %s%s  %s %s  [%s]", red, off, it, q->path, q->method, q->url,
-                       q->error ? q->error : "error");
-                if (q->notes)
-                    printf("  %s(%s)%s", dim, q->notes, off);
-                putchar('\n');
-            } else {
-                printf("%s%s%s %s%s  %s %s  [%ld, %llu B, %.0f ms]", q->passed ? green : red,
-                       q->passed ? "✓" : "✗", off, it, q->path, q->method, q->url, q->status,
-                       (unsigned long long)q->response_bytes, q->time_ms);
-                if (!q->passed)
-                    printf("  %s%s%s", red, q->error ? q->error : "failed", off);
-                if (q->notes)
-                    printf("  %s(%s)%s", dim, q->notes, off);
-                putchar('\n');
-                if (!q->passed && q->detail)
-                    printf("    %s\n", q->detail);
-            }
-            fflush(stdout);
-        }
+    case TAAP_RUN_EV_REQUEST:
+        print_request(c, ev);
         if (c->progress) {
-            fprintf(stderr, "\r\033[K[%zu/%zu] %s", ev->done, ev->total, q->path);
+            fprintf(stderr, "\r\033[K[%zu/%zu] %s", ev->done, ev->total, ev->request->path);
             c->progress_shown = 1;
         }
         break;
-    }
     case TAAP_RUN_EV_END:
         clear_progress(c);
         break;
     }
+}
+
+/* ---- inputs: a file, an http(s) URL, or - (standard input) ------------------ */
+
+static int is_url(const char *s)
+{
+    return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
+}
+
+static int fetch_url(const char *url, size_t max, char **out, size_t *len, const char *what)
+{
+    taap_request rq;
+    memset(&rq, 0, sizeof rq);
+    rq.method = "GET";
+    rq.target = url;
+    taap_http_options ho;
+    taap_http_options_init(&ho);
+    ho.follow_redirects = 1;
+    ho.max_response = max;
+    ho.timeout_ms = 60000;
+    taap_http_response *r = NULL;
+    taap_error err = TAAP_ERROR_INIT;
+    if (taap_http_perform(&rq, &ho, NULL, &r, NULL, &err) != TAAP_OK) {
+        cli_errorf("%s %s: %s", what, url, err.message);
+        return -1;
+    }
+    if (r->status < 200 || r->status > 299) {
+        cli_errorf("%s %s: the server answered %ld", what, url, r->status);
+        taap_http_response_free(r);
+        return -1;
+    }
+    *out = r->body;
+    *len = r->body_len;
+    r->body = NULL;
+    taap_http_response_free(r);
+    return 0;
+}
+
+static int read_stdin(size_t max, char **out, size_t *len, const char *what)
+{
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        if (n == cap) {
+            if (cap >= max) {
+                cli_errorf("%s from standard input: larger than %zu bytes", what, max);
+                free(buf);
+                return -1;
+            }
+            cap = cap * 2 > max ? max : cap * 2;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n, stdin);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (!buf || ferror(stdin)) {
+        cli_errorf("%s from standard input: %s", what, buf ? strerror(errno) : "out of memory");
+        free(buf);
+        return -1;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* The bytes of `src` (path, URL or "-"), bounded by max. 0 or -1 (printed). */
+static int read_source(const char *src, size_t max, char **out, size_t *len, const char *what)
+{
+    if (!strcmp(src, "-"))
+        return read_stdin(max, out, len, what);
+    if (is_url(src))
+        return fetch_url(src, max, out, len, what);
+    taap_error err = TAAP_ERROR_INIT;
+    if (taap_read_file(src, max, 0, out, len, &err) != TAAP_OK) {
+        cli_errorf("%s %s", what, err.message);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_varset(const char *src, taap_varset **out, const char *what)
+{
+    if (!src)
+        return (*out = taap_varset_new()) ? 0 : -1;
+    char *buf = NULL;
+    size_t len = 0;
+    if (read_source(src, TAAP_VARSET_MAX_BYTES, &buf, &len, what))
+        return -1;
+    taap_error err = TAAP_ERROR_INIT;
+    taap_code rc = taap_varset_parse(buf, len, out, &err);
+    taap_free_secret(buf, len);
+    if (rc != TAAP_OK) {
+        cli_errorf("%s %s: %s", what, src, err.message);
+        return -1;
+    }
+    return 0;
 }
 
 static int set_vars(taap_varset *v, const char *const *list, size_t n, const char *flag)
@@ -298,6 +530,8 @@ static int set_vars(taap_varset *v, const char *const *list, size_t n, const cha
     return 0;
 }
 
+/* ---- outputs ------------------------------------------------------------------- */
+
 static int write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -314,20 +548,299 @@ static int write_text(const char *path, const char *text)
     return 0;
 }
 
-static void print_failures(const taap_run_result *r)
+/* The environment or globals after the run. An interrupted run's export
+ * says so in "_taap_run" ({"interrupted":true, "requests": n}) beside the
+ * values, so nobody takes a partial run's state for a finished one. */
+static int export_varset(const taap_varset *v, const char *path, const char *flag,
+                         const taap_run_result *res)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < taap_run_result_count(r); i++) {
-        const taap_run_request *q = taap_run_result_get(r, i);
-        if (q->passed)
-            continue;
-        if (!k)
-            printf("  #  failure\n");
-        k++;
-        printf("%3zu. %s%s%s\n     iteration %u: %s\n", k, q->path,
-               q->transport_error ? " (transport)" : q->config_error ? " (config)" : "", "",
-               q->iteration + 1, q->error ? q->error : "failed");
+    taap_run_stats st;
+    taap_run_result_stats(res, &st);
+    taap_error err = TAAP_ERROR_INIT;
+    if (!st.interrupted) {
+        if (taap_varset_export(v, path, &err) == TAAP_OK)
+            return 0;
+        cli_errorf("%s: %s", flag, err.message);
+        return -1;
     }
+    char *text = NULL;
+    if (taap_varset_dump(v, &text, &err) != TAAP_OK) {
+        cli_errorf("%s: %s", flag, err.message);
+        return -1;
+    }
+    json_t *doc = json_loads(text, 0, NULL);
+    taap_free_secret_str(text);
+    text = NULL;
+    if (json_is_object(doc))
+        json_object_set_new(doc, "_taap_run",
+                            json_pack("{s:b, s:I}", "interrupted", 1, "requests",
+                                      (json_int_t)st.requests));
+    char *out = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+    json_decref(doc);
+    int rc = out && taap_write_file_atomic(path, out, strlen(out), 0600, 1, &err) == TAAP_OK
+                 ? 0
+                 : -1;
+    if (rc)
+        cli_errorf("%s: %s", flag, out ? err.message : "out of memory");
+    if (out)
+        taap_free_secret_str(out);
+    return rc;
+}
+
+/* Every requested report and export; 0, or -1 when one could not be written. */
+static int write_outputs(run_cli *c, const taap_run_result *res, const taap_varset *env,
+                         const taap_varset *glob, const char *coll_text, size_t coll_len)
+{
+    int bad = 0;
+    char *text = NULL;
+    taap_error err = TAAP_ERROR_INIT;
+    if (c->json_stdout || c->rep_json) {
+        if (taap_run_report_json(res, &text, &err) != TAAP_OK) {
+            cli_errorf("%s", err.message);
+            return -1;
+        }
+        if (c->json_stdout)
+            fputs(text, stdout);
+        if (c->rep_json)
+            bad |= write_text(c->json_path ? c->json_path : "taap-run-report.json", text);
+        free(text);
+        text = NULL;
+    }
+    if (c->rep_junit) {
+        if (taap_run_report_junit(res, &text, &err) != TAAP_OK) {
+            cli_errorf("%s", err.message);
+            return -1;
+        }
+        bad |= write_text(c->junit_path ? c->junit_path : "taap-run-report.xml", text);
+        free(text);
+        text = NULL;
+    }
+    if (c->export_env)
+        bad |= export_varset(env, c->export_env, "--export-environment", res);
+    if (c->export_glob)
+        bad |= export_varset(glob, c->export_glob, "--export-globals", res);
+    if (c->export_coll &&
+        taap_write_file_atomic(c->export_coll, coll_text, coll_len, 0600, 1, &err) != TAAP_OK) {
+        cli_errorf("--export-collection: %s", err.message);
+        bad = 1;
+    }
+    return bad ? -1 : 0;
+}
+
+static void print_cli_end(run_cli *c, const taap_run_result *res)
+{
+    if (!c->rep_cli || c->json_stdout || c->silent)
+        return;
+    char *text = NULL;
+    taap_error err = TAAP_ERROR_INIT;
+    if (!c->no_summary && taap_run_report_cli_summary(res, &c->style, &text, &err) == TAAP_OK) {
+        putchar('\n');
+        fputs(text, stdout);
+    }
+    free(text);
+    text = NULL;
+    if (!c->no_failures && taap_run_report_failures(res, &c->style, &text, &err) == TAAP_OK &&
+        *text) {
+        putchar('\n');
+        fputs(text, stdout);
+    }
+    free(text);
+    taap_run_stats st;
+    taap_run_result_stats(res, &st);
+    if (st.bailed)
+        printf("stopped early (--bail)\n");
+    if (st.interrupted)
+        printf("interrupted: %zu request%s ran; the reports say so\n", st.requests,
+               st.requests == 1 ? "" : "s");
+}
+
+/* ---- the command line ------------------------------------------------------------ */
+
+static const struct option run_longs[] = {
+    {"environment", required_argument, NULL, 'e'},
+    {"globals", required_argument, NULL, 'g'},
+    {"iteration-data", required_argument, NULL, 'd'},
+    {"iteration-count", required_argument, NULL, 'n'},
+    {"folder", required_argument, NULL, OPT_FOLDER},
+    {"delay-request", required_argument, NULL, OPT_DELAY},
+    {"timeout-request", required_argument, NULL, OPT_TIMEOUT},
+    {"timeout-script", required_argument, NULL, OPT_TIMEOUT_SCRIPT},
+    {"bail", optional_argument, NULL, OPT_BAIL},
+    {"insecure", no_argument, NULL, 'k'},
+    {"ignore-redirects", no_argument, NULL, OPT_IGNORE_REDIRECTS},
+    {"env-var", required_argument, NULL, OPT_ENV_VAR},
+    {"global-var", required_argument, NULL, OPT_GLOBAL_VAR},
+    {"export-environment", required_argument, NULL, OPT_EXPORT_ENV},
+    {"export-globals", required_argument, NULL, OPT_EXPORT_GLOBALS},
+    {"export-collection", required_argument, NULL, OPT_EXPORT_COLLECTION},
+    {"reporters", required_argument, NULL, 'r'},
+    {"reporter-json-export", required_argument, NULL, OPT_JSON_EXPORT},
+    {"reporter-junit-export", required_argument, NULL, OPT_JUNIT_EXPORT},
+    {"reporter-cli-no-summary", no_argument, NULL, OPT_NO_SUMMARY},
+    {"reporter-cli-no-failures", no_argument, NULL, OPT_NO_FAILURES},
+    {"reporter-cli-no-assertions", no_argument, NULL, OPT_NO_ASSERTIONS},
+    {"expect-status", required_argument, NULL, OPT_EXPECT},
+    {"retry", required_argument, NULL, OPT_RETRY},
+    {"jobs", required_argument, NULL, 'j'},
+    {"strict-vars", no_argument, NULL, OPT_STRICT},
+    {"taap", no_argument, NULL, OPT_TAAP},
+    {"token-var", required_argument, NULL, OPT_TOKEN_VAR},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
+    {"no-redact", no_argument, NULL, OPT_NO_REDACT},
+    {"connect-to", required_argument, NULL, OPT_CONNECT_TO},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"working-dir", required_argument, NULL, OPT_WORKDIR},
+    {"no-insecure-file-read", no_argument, NULL, OPT_NO_INSECURE_FILE_READ},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"quiet", no_argument, NULL, 'q'},
+    {"silent", no_argument, NULL, OPT_SILENT},
+    {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"color", required_argument, NULL, OPT_COLOR},
+    {"disable-unicode", no_argument, NULL, OPT_DISABLE_UNICODE},
+    {"suppress-exit-code", no_argument, NULL, 'x'},
+    {"now-file", required_argument, NULL, OPT_NOW_FILE},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {NULL, 0, NULL, 0},
+};
+
+/* Newman writes `--bail failure` with a space: take the next word when it
+ * is one of --bail's. */
+static const char *bail_word(int argc, char **argv)
+{
+    if (optarg || optind >= argc)
+        return optarg;
+    const char *w = argv[optind];
+    if (!strcmp(w, "folder") || !strcmp(w, "failure") || !strcmp(w, "folder,failure") ||
+        !strcmp(w, "failure,folder")) {
+        optind++;
+        return w;
+    }
+    return NULL;
+}
+
+/* One option into c/o. 0, or -1 after printing what was wrong. */
+static int run_option(run_cli *c, taap_run_options *o, int ch, int argc, char **argv)
+{
+    unsigned u = 0;
+    switch (ch) {
+    case 'e': c->env_path = optarg; return 0;
+    case 'g': c->glob_path = optarg; return 0;
+    case 'd': c->data_path = optarg; return 0;
+    case 'n':
+        if (parse_uint("-n", optarg, 10000000u, &o->iterations))
+            return -1;
+        if (o->iterations == 0) {
+            cli_errorf("-n: at least 1 iteration");
+            return -1;
+        }
+        return 0;
+    case OPT_FOLDER: return add_list(c->folders, &c->n_folders, optarg, "--folder");
+    case OPT_DELAY: return parse_uint("--delay-request", optarg, 3600000u, &o->delay_ms);
+    case OPT_TIMEOUT: return parse_uint("--timeout-request", optarg, 86400000u, &o->timeout_ms);
+    case OPT_TIMEOUT_SCRIPT:
+        return parse_uint("--timeout-script", optarg, 86400000u, &o->timeout_script_ms);
+    case OPT_BAIL: return parse_bail(bail_word(argc, argv), &o->bail);
+    case 'k': o->insecure = 1; return 0;
+    case OPT_IGNORE_REDIRECTS: o->ignore_redirects = 1; return 0;
+    case OPT_ENV_VAR: return add_list(c->env_vars, &c->n_env_vars, optarg, "--env-var");
+    case OPT_GLOBAL_VAR: return add_list(c->glob_vars, &c->n_glob_vars, optarg, "--global-var");
+    case OPT_EXPORT_ENV: c->export_env = optarg; return 0;
+    case OPT_EXPORT_GLOBALS: c->export_glob = optarg; return 0;
+    case OPT_EXPORT_COLLECTION: c->export_coll = optarg; return 0;
+    case 'r': return parse_reporters(c, optarg);
+    case OPT_JSON_EXPORT: c->json_path = optarg; c->rep_json = 1; return 0;
+    case OPT_JUNIT_EXPORT: c->junit_path = optarg; c->rep_junit = 1; return 0;
+    case OPT_NO_SUMMARY: c->no_summary = 1; return 0;
+    case OPT_NO_FAILURES: c->no_failures = 1; return 0;
+    case OPT_NO_ASSERTIONS: c->style.no_assertions = 1; return 0;
+    case OPT_EXPECT: o->expect_status = optarg; return 0;
+    case OPT_RETRY: return parse_uint("--retry", optarg, 100u, &o->retries);
+    case 'j':
+        if (parse_uint("-j", optarg, 64u, &u))
+            return -1;
+        if (u == 0) {
+            cli_errorf("-j: between 1 and 64");
+            return -1;
+        }
+        o->jobs = u;
+        return 0;
+    case OPT_STRICT: o->strict_vars = 1; return 0;
+    case OPT_TAAP: o->taap = 1; return 0;
+    case OPT_TOKEN_VAR: o->token_var = optarg; return 0;
+    case OPT_KEY: c->key_path = optarg; return 0;
+    case OPT_PASSFILE: c->passphrase_file = optarg; return 0;
+    case OPT_NO_REDACT: o->no_redact = 1; return 0;
+    case OPT_CONNECT_TO: return add_list(c->connect_to, &c->n_connect_to, optarg, "--connect-to");
+    case OPT_CACERT: o->cacert = optarg; return 0;
+    case OPT_WORKDIR: o->working_dir = optarg; return 0;
+    case OPT_NO_INSECURE_FILE_READ: o->no_insecure_file_read = 1; return 0;
+    case OPT_JSON: c->json_stdout = 1; return 0;
+    case 'q': c->quiet = 1; return 0;
+    case OPT_SILENT: c->silent = 1; return 0;
+    case OPT_VERBOSE: c->verbose = 1; return 0;
+    case OPT_COLOR: return parse_color(optarg, &c->color_mode);
+    case OPT_DISABLE_UNICODE: c->style.ascii = 1; return 0;
+    case 'x': c->suppress_exit = 1; return 0;
+    case OPT_NOW_FILE:
+        o->clock = now_from_file;
+        o->clock_ctx = optarg;
+        return 0;
+    case OPT_PROFILE: c->profile = optarg; return 0;
+    default:
+        cli_bad_option(ch, argv, run_longs);
+        return -1;
+    }
+}
+
+static int parse_run(int argc, char **argv, run_cli *c, taap_run_options *o)
+{
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":e:g:d:n:kr:j:qx", run_longs, NULL)) != -1)
+        if (run_option(c, o, ch, argc, argv))
+            return -1;
+    if (optind + 1 != argc) {
+        cli_errorf(optind >= argc ? "no collection given (usage: taap run COLLECTION [options])"
+                                  : "one collection at a time (got \"%s\" too)",
+                   optind < argc ? argv[optind + 1] : "");
+        return -1;
+    }
+    c->coll_path = argv[optind];
+    if (!strcmp(c->coll_path, "-") && c->env_path && !strcmp(c->env_path, "-")) {
+        cli_errorf("the collection and the environment cannot both come from standard input");
+        return -1;
+    }
+    if (o->no_insecure_file_read && !o->working_dir)
+        o->working_dir = ".";
+    o->folders = c->folders;
+    o->n_folders = c->n_folders;
+    o->connect_to = c->connect_to;
+    o->n_connect_to = c->n_connect_to;
+    return 0;
+}
+
+/* The key as every command finds it (cli_config): --key, else
+ * $TAAP_PRIVATE_KEY, else the profile's private_key; without any of them
+ * the library finds a PEM in the collection's environment. 0 or an exit
+ * status. */
+static int load_key(const run_cli *c, taap_key **key)
+{
+    cli_config kc;
+    int rc = cli_config_init(&kc);
+    if (rc != 0)
+        return rc;
+    kc.profile = c->profile;
+    rc = (c->key_path && cli_config_set(&kc, "private_key", c->key_path)) ? CLI_EXIT_USAGE
+                                                                          : cli_config_load(&kc);
+    if (rc == 0 && cli_config_get(&kc, "private_key", NULL, 0)) {
+        cli_key_options ko = {0};
+        ko.passphrase_file = c->passphrase_file;
+        rc = cli_config_key(&kc, &ko, key) ? CLI_EXIT_USAGE : 0;
+    }
+    cli_config_free(&kc);
+    return rc;
 }
 
 /* The one exit-status table (cli_exit.h): a configuration problem is a
@@ -348,136 +861,11 @@ int cmd_run(int argc, char **argv)
     run_cli c;
     memset(&c, 0, sizeof c);
     c.rep_cli = 1;
+    c.color_mode = -1;
     taap_run_options o;
     taap_run_options_init(&o);
-    static const struct option longs[] = {
-        {"environment", required_argument, NULL, 'e'},
-        {"globals", required_argument, NULL, 'g'},
-        {"iteration-data", required_argument, NULL, 'd'},
-        {"iteration-count", required_argument, NULL, 'n'},
-        {"folder", required_argument, NULL, OPT_FOLDER},
-        {"delay-request", required_argument, NULL, OPT_DELAY},
-        {"timeout-request", required_argument, NULL, OPT_TIMEOUT},
-        {"bail", no_argument, NULL, OPT_BAIL},
-        {"insecure", no_argument, NULL, 'k'},
-        {"env-var", required_argument, NULL, OPT_ENV_VAR},
-        {"global-var", required_argument, NULL, OPT_GLOBAL_VAR},
-        {"export-environment", required_argument, NULL, OPT_EXPORT_ENV},
-        {"export-globals", required_argument, NULL, OPT_EXPORT_GLOBALS},
-        {"reporters", required_argument, NULL, 'r'},
-        {"reporter-json-export", required_argument, NULL, OPT_JSON_EXPORT},
-        {"reporter-junit-export", required_argument, NULL, OPT_JUNIT_EXPORT},
-        {"expect-status", required_argument, NULL, OPT_EXPECT},
-        {"retry", required_argument, NULL, OPT_RETRY},
-        {"jobs", required_argument, NULL, 'j'},
-        {"strict-vars", no_argument, NULL, OPT_STRICT},
-        {"taap", no_argument, NULL, OPT_TAAP},
-        {"token-var", required_argument, NULL, OPT_TOKEN_VAR},
-        {"key", required_argument, NULL, OPT_KEY},
-        {"profile", required_argument, NULL, OPT_PROFILE},
-        {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
-        {"no-redact", no_argument, NULL, OPT_NO_REDACT},
-        {"connect-to", required_argument, NULL, OPT_CONNECT_TO},
-        {"cacert", required_argument, NULL, OPT_CACERT},
-        {"working-dir", required_argument, NULL, OPT_WORKDIR},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"quiet", no_argument, NULL, 'q'},
-        {"now-file", required_argument, NULL, OPT_NOW_FILE},
-        {NULL, 0, NULL, 0},
-    };
-    optind = 1;
-    opterr = 0;
-    int ch;
-    unsigned u;
-    while ((ch = getopt_long(argc, argv, ":e:g:d:n:kr:j:q", longs, NULL)) != -1) {
-        switch (ch) {
-        case 'e': c.env_path = optarg; break;
-        case 'g': c.glob_path = optarg; break;
-        case 'd': c.data_path = optarg; break;
-        case 'n':
-            if (parse_uint("-n", optarg, 10000000u, &o.iterations) || o.iterations == 0) {
-                if (o.iterations == 0)
-                    cli_errorf("-n: at least 1 iteration");
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case OPT_FOLDER:
-            if (add_list(c.folders, &c.n_folders, optarg, "--folder"))
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_DELAY:
-            if (parse_uint("--delay-request", optarg, 3600000u, &o.delay_ms))
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_TIMEOUT:
-            if (parse_uint("--timeout-request", optarg, 86400000u, &o.timeout_ms))
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_BAIL: o.bail = 1; break;
-        case 'k': o.insecure = 1; break;
-        case OPT_ENV_VAR:
-            if (add_list(c.env_vars, &c.n_env_vars, optarg, "--env-var"))
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_GLOBAL_VAR:
-            if (add_list(c.glob_vars, &c.n_glob_vars, optarg, "--global-var"))
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_EXPORT_ENV: c.export_env = optarg; break;
-        case OPT_EXPORT_GLOBALS: c.export_glob = optarg; break;
-        case 'r':
-            if (parse_reporters(&c, optarg))
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_JSON_EXPORT: c.json_path = optarg; c.rep_json = 1; break;
-        case OPT_JUNIT_EXPORT: c.junit_path = optarg; c.rep_junit = 1; break;
-        case OPT_EXPECT: o.expect_status = optarg; break;
-        case OPT_RETRY:
-            if (parse_uint("--retry", optarg, 100u, &o.retries))
-                return CLI_EXIT_USAGE;
-            break;
-        case 'j':
-            if (parse_uint("-j", optarg, 64u, &u) || u == 0) {
-                if (u == 0)
-                    cli_errorf("-j: between 1 and 64");
-                return CLI_EXIT_USAGE;
-            }
-            o.jobs = u;
-            break;
-        case OPT_STRICT: o.strict_vars = 1; break;
-        case OPT_TAAP: o.taap = 1; break;
-        case OPT_TOKEN_VAR: o.token_var = optarg; break;
-        case OPT_KEY: c.key_path = optarg; break;
-        case OPT_PASSFILE: c.passphrase_file = optarg; break;
-        case OPT_PROFILE: c.profile = optarg; break;
-        case OPT_NO_REDACT: o.no_redact = 1; break;
-        case OPT_CONNECT_TO:
-            if (add_list(c.connect_to, &c.n_connect_to, optarg, "--connect-to"))
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_CACERT: o.cacert = optarg; break;
-        case OPT_WORKDIR: o.working_dir = optarg; break;
-        case OPT_JSON: c.json_stdout = 1; break;
-        case 'q': c.quiet = 1; break;
-        case OPT_NOW_FILE:
-            o.clock = now_from_file;
-            o.clock_ctx = optarg;
-            break;
-        default:
-            return cli_bad_option(ch, argv, longs);
-        }
-    }
-    if (optind + 1 != argc) {
-        cli_errorf(optind >= argc ? "no collection given (usage: taap run COLLECTION [options])"
-                                  : "one collection at a time (got \"%s\" too)",
-                   optind < argc ? argv[optind + 1] : "");
+    if (parse_run(argc, argv, &c, &o))
         return CLI_EXIT_USAGE;
-    }
-    const char *coll_path = argv[optind];
-    o.folders = c.folders;
-    o.n_folders = c.n_folders;
-    o.connect_to = c.connect_to;
-    o.n_connect_to = c.n_connect_to;
 
     int rc = CLI_EXIT_USAGE;
     taap_error err = TAAP_ERROR_INIT;
@@ -486,22 +874,18 @@ int cmd_run(int argc, char **argv)
     taap_iterdata *data = NULL;
     taap_key *key = NULL;
     taap_run_result *res = NULL;
-    char *text = NULL;
+    char *coll_text = NULL;
+    size_t coll_len = 0;
 
-    if (taap_collection_load(coll_path, &coll, &err) != TAAP_OK) {
-        cli_errorf("%s", err.message);
+    if (read_source(c.coll_path, TAAP_COLLECTION_MAX_BYTES, &coll_text, &coll_len, "collection"))
+        goto out;
+    if (taap_collection_parse(coll_text, coll_len, &coll, &err) != TAAP_OK) {
+        cli_errorf("%s: %s", c.coll_path, err.message);
         goto out;
     }
-    if (c.env_path ? taap_varset_load(c.env_path, &env, &err) != TAAP_OK
-                   : !(env = taap_varset_new())) {
-        cli_errorf("environment %s", err.message);
+    if (load_varset(c.env_path, &env, "environment") ||
+        load_varset(c.glob_path, &glob, "globals"))
         goto out;
-    }
-    if (c.glob_path ? taap_varset_load(c.glob_path, &glob, &err) != TAAP_OK
-                    : !(glob = taap_varset_new())) {
-        cli_errorf("globals %s", err.message);
-        goto out;
-    }
     if (c.data_path && taap_iterdata_load(c.data_path, &data, &err) != TAAP_OK) {
         cli_errorf("%s", err.message);
         goto out;
@@ -509,28 +893,17 @@ int cmd_run(int argc, char **argv)
     if (set_vars(env, c.env_vars, c.n_env_vars, "--env-var") ||
         set_vars(glob, c.glob_vars, c.n_glob_vars, "--global-var"))
         goto out;
-    /* the key as every command finds it (cli_config): --key, else
-     * $TAAP_PRIVATE_KEY, else the profile's private_key; without any of
-     * them the library finds a PEM in the collection's environment */
-    cli_config kc;
-    if ((rc = cli_config_init(&kc)) != 0)
+    if ((rc = load_key(&c, &key)) != 0)
         goto out;
-    kc.profile = c.profile;
-    rc = (c.key_path && cli_config_set(&kc, "private_key", c.key_path)) ? CLI_EXIT_USAGE
-                                                                        : cli_config_load(&kc);
-    if (rc == 0 && cli_config_get(&kc, "private_key", NULL, 0)) {
-        cli_key_options ko = {0};
-        ko.passphrase_file = c.passphrase_file;
-        rc = cli_config_key(&kc, &ko, &key) ? CLI_EXIT_USAGE : 0;
-    }
-    cli_config_free(&kc);
-    if (rc)
-        goto out;
+    rc = CLI_EXIT_USAGE;
     o.key = key;
 
-    c.color = cli_use_color(stdout);
-    c.progress = isatty(STDERR_FILENO) && !c.json_stdout;
+    c.style.color = c.color_mode < 0 ? cli_use_color(stdout) : c.color_mode;
+    c.style.verbose = c.verbose;
+    c.progress = isatty(STDERR_FILENO) && !c.json_stdout && !c.silent;
     c.parallel = o.jobs > 1;
+    o.cancel = &run_signal;
+    catch_signals();
     if (taap_run_collection(coll, env, glob, data, &o, on_event, &c, &res, &err) != TAAP_OK) {
         clear_progress(&c);
         cli_errorf("%s", err.message);
@@ -538,54 +911,16 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     rc = run_exit_status(res);
-
-    if (c.json_stdout || c.rep_json) {
-        if (taap_run_report_json(res, &text, &err) != TAAP_OK) {
-            cli_errorf("%s", err.message);
-            goto out;
-        }
-        if (c.json_stdout)
-            fputs(text, stdout);
-        if (c.rep_json &&
-            write_text(c.json_path ? c.json_path : "taap-run-report.json", text) != 0)
-            rc = rc ? rc : CLI_EXIT_FAIL;
-        free(text);
-        text = NULL;
-    }
-    if (c.rep_junit) {
-        if (taap_run_report_junit(res, &text, &err) != TAAP_OK) {
-            cli_errorf("%s", err.message);
-            goto out;
-        }
-        if (write_text(c.junit_path ? c.junit_path : "taap-run-report.xml", text) != 0)
-            rc = rc ? rc : CLI_EXIT_FAIL;
-        free(text);
-        text = NULL;
-    }
-    if (c.rep_cli && !c.json_stdout) {
-        if (taap_run_report_summary(res, &text, &err) == TAAP_OK) {
-            putchar('\n');
-            fputs(text, stdout);
-        }
-        free(text);
-        text = NULL;
-        print_failures(res);
-        taap_run_stats st;
-        taap_run_result_stats(res, &st);
-        if (st.bailed)
-            printf("stopped early (--bail)\n");
-    }
-    if (c.export_env && taap_varset_export(env, c.export_env, &err) != TAAP_OK) {
-        cli_errorf("--export-environment: %s", err.message);
+    print_cli_end(&c, res);
+    if (write_outputs(&c, res, env, glob, coll_text, coll_len) != 0)
         rc = rc ? rc : CLI_EXIT_FAIL;
-    }
-    if (c.export_glob && taap_varset_export(glob, c.export_glob, &err) != TAAP_OK) {
-        cli_errorf("--export-globals: %s", err.message);
-        rc = rc ? rc : CLI_EXIT_FAIL;
-    }
+    if (c.suppress_exit)
+        rc = 0;
+    if (run_signal)
+        rc = 128 + (int)run_signal; /* 130 SIGINT, 143 SIGTERM: never suppressed */
 out:
     fflush(stdout);
-    free(text);
+    free(coll_text);
     taap_run_result_free(res);
     taap_key_free(key);
     taap_iterdata_free(data);

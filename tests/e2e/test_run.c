@@ -129,8 +129,10 @@ static void test_quickstart_green(void **state)
     if (rc)
         fprintf(stderr, "%s\n%s\n", out, err);
     assert_int_equal(rc, 0);
-    assert_non_null(strstr(out, "✓ 1-PoP_Token_Creation / OAuth 2.0"));
-    assert_non_null(strstr(out, "✓ Connectivity / GET Connectivity"));
+    /* Newman's CLI layout: folder, request, request line, one ✓ per check */
+    assert_non_null(strstr(out, "❏ 1-PoP_Token_Creation\n↳ OAuth 2.0\n"));
+    assert_non_null(strstr(out, "❏ Connectivity\n↳ GET Connectivity\n"));
+    assert_int_equal(tu_count(out, "✓  status 200"), 2);
     assert_non_null(strstr(out, iccid[0]));
     assert_non_null(strstr(err, "handled natively (PoP signing)"));
     assert_null(strstr(out, "eyJ")); /* no token on the terminal */
@@ -295,7 +297,8 @@ static void test_bail_and_exit_codes(void **state)
     /* without --bail all three rows run; one fails */
     rc = run(&out, NULL, coll, "-e", envf, "--key", keyf, "-d", csv, NULL);
     assert_int_equal(rc, 1);
-    assert_int_equal(tu_count(out, "✓ Connectivity"), 2);
+    assert_int_equal(tu_count(out, "✓  status 200"), 3); /* token + 2 devices */
+    assert_int_equal(tu_count(out, "  1. status 200"), 1);
     free(out);
     /* --expect-status overrides the script's 200 */
     rc = run(NULL, NULL, coll, "-e", envf, "--key", keyf, "--expect-status", "201,4xx", NULL);
