@@ -1,27 +1,43 @@
 # Thin wrapper (DESIGN.md): scripts/deps.sh → cmake configure/build → demo | test | bench | fuzz
+#
+# `make` and `make demo` install only the build dependencies and build only
+# the libraries, the command and the examples (no tests, no benchmarks, no
+# -Werror); `make test` installs the test tools and builds the rest in its
+# own trees.
 BUILD      ?= build
+TEST_BUILD ?= build-test
 ASAN_BUILD ?= build-asan
 CLANG_BUILD ?= build-clang
 FUZZ_BUILD ?= build-fuzz
 CMAKE_GEN  := -G Ninja
 JOBS       ?= $(shell nproc)
 CTEST_ARGS ?= --output-on-failure -j $(JOBS)
+# What every test tree turns on (tests/CMakeLists.txt, bench/CMakeLists.txt).
+TEST_OPTS  := -DTAAP_TESTS=ON -DTAAP_WERROR=ON
 
-.PHONY: all deps build demo test test-release test-asan test-clang bench fuzz memcheck soak install clean
+.PHONY: all deps deps-test build demo test test-release test-asan test-clang bench fuzz \
+	memcheck soak install clean
 
 all: build
 
 deps:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh build
 
-$(BUILD)/build.ninja: | deps
-	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+deps-test:
+	@sh scripts/deps.sh test
 
-build: deps $(BUILD)/build.ninja
+# Configured every time (a second or less): the options are stated here, so
+# a tree configured earlier with tests on gets them turned off again.
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAAP_TESTS=OFF \
+	  -DTAAP_BENCH=OFF -DTAAP_WERROR=OFF >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # The main job: build, then T-Mobile's Quick Start against the local emulator.
-demo: build
+demo: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAAP_TESTS=OFF \
+	  -DTAAP_BENCH=OFF -DTAAP_WERROR=OFF >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target taap
 	@$(BUILD)/taap quickstart
 
 # The whole suite: the release build, then the same tests under ASan + UBSan,
@@ -33,33 +49,40 @@ test: test-release test-asan test-clang
 NO_SKIPS = if grep -q 'did not run' ctest.log; then \
 	  echo "make test: some tests were skipped (see above): run scripts/deps.sh" >&2; exit 1; fi
 
-test-release: build
-	@cd $(BUILD) && ctest $(CTEST_ARGS) -O ctest.log && $(NO_SKIPS)
+$(TEST_BUILD)/build.ninja: | deps-test
+	@cmake -S . -B $(TEST_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(TEST_OPTS) >/dev/null
 
-$(ASAN_BUILD)/build.ninja: | deps
+test-release: deps-test $(TEST_BUILD)/build.ninja
+	@cmake --build $(TEST_BUILD) -j $(JOBS)
+	@cd $(TEST_BUILD) && ctest $(CTEST_ARGS) -O ctest.log && $(NO_SKIPS)
+
+$(ASAN_BUILD)/build.ninja: | deps-test
 	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DTAAP_SANITIZE=ON \
-	  -DTAAP_BENCH=OFF >/dev/null
+	  $(TEST_OPTS) >/dev/null
 
-test-asan: deps $(ASAN_BUILD)/build.ninja
+test-asan: deps-test $(ASAN_BUILD)/build.ninja
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS) -O ctest.log && \
 	  $(NO_SKIPS)
 
-$(CLANG_BUILD)/build.ninja: | deps
-	@cmake -S . -B $(CLANG_BUILD) $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DTAAP_WERROR=ON >/dev/null
+$(CLANG_BUILD)/build.ninja: | deps-test
+	@cmake -S . -B $(CLANG_BUILD) $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang $(TEST_OPTS) \
+	  -DTAAP_BENCH=ON >/dev/null
 
-test-clang: deps $(CLANG_BUILD)/build.ninja
+test-clang: deps-test $(CLANG_BUILD)/build.ninja
 	@cmake --build $(CLANG_BUILD) -j $(JOBS) --target all bench_all
 	@echo "clang -Wall -Wextra -Werror: clean"
 
-bench: build
+# The benchmarks build in the test tree (they share the tests' server harness).
+bench: deps-test $(TEST_BUILD)/build.ninja
 	@sh scripts/deps.sh bench
-	@cmake --build $(BUILD) --target bench_all
-	@sh bench/run.sh $(BUILD)
+	@cmake -S . -B $(TEST_BUILD) -DTAAP_BENCH=ON >/dev/null
+	@cmake --build $(TEST_BUILD) --target bench_all
+	@sh bench/run.sh $(TEST_BUILD)
 
 fuzz:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh test
 	@cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DTAAP_FUZZ=ON \
 	  -DTAAP_TESTS=OFF -DTAAP_BENCH=OFF >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
@@ -69,16 +92,17 @@ install: build
 	@cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX),)
 
 clean:
-	@rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(FUZZ_BUILD)
+	@rm -rf $(BUILD) $(TEST_BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(FUZZ_BUILD)
 
 # Load the emulator for SOAK_SECONDS (600) at SOAK_CONNECTIONS (32) with valid
 # tokens and PoPs, its clock 10x (the 70 s replay window passes ~85 times);
 # zero errors and server RSS within 2 MiB after two replay windows.
-soak: build
-	@cmake --build $(BUILD) --target taap_soak
-	@$(BUILD)/tests/taap_soak $${SOAK_SECONDS:-600} $${SOAK_CONNECTIONS:-32}
+soak: deps-test $(TEST_BUILD)/build.ninja
+	@cmake --build $(TEST_BUILD) --target taap_soak
+	@$(TEST_BUILD)/tests/taap_soak $${SOAK_SECONDS:-600} $${SOAK_CONNECTIONS:-32}
 
 # The e2e suite (C programs and shell tests) with every taap process under
 # valgrind memcheck; fails on any memory error or definite leak.
-memcheck: build
-	@sh tests/memcheck/run.sh $(BUILD)
+memcheck: deps-test $(TEST_BUILD)/build.ninja
+	@cmake --build $(TEST_BUILD) -j $(JOBS)
+	@sh tests/memcheck/run.sh $(TEST_BUILD)

@@ -1,23 +1,33 @@
 #!/bin/sh
-# Install the Debian packages taap needs to build, test and benchmark,
+# Install the Debian packages taap needs to build, test or benchmark,
 # only those that are missing. Idempotent; silent when everything is present.
 set -eu
 
-# The build, then what the test suite drives: curl, openssl, jq and node
-# (interop), cppcheck and clang-tidy (static analysis), clang and its
-# runtime (fuzzing), valgrind (make memcheck), a headless browser and its
-# driver (the web console's e2e test). A test whose tool is missing would be
-# skipped, so they are all installed.
-PKGS="build-essential cmake ninja-build pkg-config git ca-certificates \
-libssl-dev openssl libjansson-dev libcurl4-openssl-dev curl libmicrohttpd-dev \
-libsqlite3-dev sqlite3 libcmocka-dev jq cppcheck clang-tidy clang libclang-rt-14-dev \
-nodejs npm valgrind chromium chromium-driver python3-selenium"
+# Packages by purpose (`deps.sh PURPOSE...`, default `test`):
+#   build  what `make` and `make demo` need: the compiler, CMake and the
+#          libraries taap links (the command and its emulator);
+#   test   build + what the test suite drives: cmocka, curl, openssl, jq and
+#          node (interop), npm and the script sandbox (taap run's scripts),
+#          cppcheck and clang-tidy (static analysis), clang and its runtime
+#          (fuzzing, the clang build), valgrind (make memcheck), a
+#          headless browser and its driver (the web console's e2e test).
+#          A test whose tool is missing would be skipped, so all are installed;
+#   bench  test + the load generator and the command timer.
+BUILD_PKGS="build-essential cmake ninja-build pkg-config ca-certificates \
+libssl-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev"
+TEST_PKGS="git openssl curl sqlite3 libcmocka-dev jq cppcheck clang-tidy clang \
+libclang-rt-14-dev nodejs npm valgrind chromium chromium-driver python3-selenium"
+BENCH_PKGS="wrk hyperfine"
 
-# Extra packages per purpose: `deps.sh bench` adds the load generator.
-for extra in "$@"; do
-  case "$extra" in
-    bench) PKGS="$PKGS wrk hyperfine" ;;
-    *) echo "deps.sh: unknown extra '$extra' (known: bench)" >&2; exit 2 ;;
+[ $# -eq 0 ] && set -- test
+PKGS="$BUILD_PKGS"
+SANDBOX=""
+for purpose in "$@"; do
+  case "$purpose" in
+    build) ;;
+    test) PKGS="$PKGS $TEST_PKGS"; SANDBOX=1 ;;
+    bench) PKGS="$PKGS $TEST_PKGS $BENCH_PKGS"; SANDBOX=1 ;;
+    *) echo "deps.sh: unknown purpose '$purpose' (known: build, test, bench)" >&2; exit 2 ;;
   esac
 done
 
@@ -26,6 +36,7 @@ done
 # node_modules, where a build-tree taap finds it (`make install` copies it).
 # Reinstalled only when the lock file changed.
 sandbox_npm() {
+  [ -n "$SANDBOX" ] || return 0
   dir="$(cd "$(dirname "$0")/.." && pwd)/src/postman/sandbox"
   stamp="$dir/node_modules/.taap-lock"
   if [ -f "$stamp" ] && cmp -s "$stamp" "$dir/package-lock.json"; then return 0; fi

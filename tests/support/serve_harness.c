@@ -380,7 +380,7 @@ int sh_make_app(sh_server *s, const char *name, const char *account, char **clie
         snprintf(body, sizeof body, "{\"name\":\"%s\",\"account\":\"%s\"}", name, account);
     else
         snprintf(body, sizeof body, "{\"name\":\"%s\"}", name);
-    sh_resp r;
+    sh_resp r = {0};
     long st = sh_admin(s, "POST", "/devedge/v1/apps", body, &r);
     char id[80], sec[80];
     int ok = st == 201 && json_str(r.body, "clientId", id, sizeof id) &&
@@ -404,7 +404,7 @@ int sh_add_key(sh_server *s, const char *app, const taap_key *key, char key_id[1
     snprintf(url, sizeof url, "%s/devedge/v1/apps/%s/keys", s->base, app);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", s->admin_token);
     const char *hdrs[] = {auth, "Content-Type: application/x-pem-file", NULL};
-    sh_resp r;
+    sh_resp r = {0};
     long st = sh_http("POST", url, hdrs, pem, strlen(pem), &r);
     taap_key_free_pem(pem);
     int ok = st == 201 && json_str(r.body, "keyId", key_id, 17);
@@ -418,7 +418,7 @@ int sh_subscribe(sh_server *s, const char *app)
 {
     char path[256];
     snprintf(path, sizeof path, "/devedge/v1/apps/%s/subscriptions", app);
-    sh_resp r;
+    sh_resp r = {0};
     long st = sh_admin(s, "POST", path, "{\"api\":\"iot-connectivity\"}", &r);
     if (st != 200)
         note("subscribe failed: %s", r.body);
@@ -430,7 +430,7 @@ int sh_activate_kit(sh_server *s, const char *app, char iccid[24])
 {
     char body[200];
     snprintf(body, sizeof body, "{\"app\":\"%s\"}", app);
-    sh_resp r;
+    sh_resp r = {0};
     long st = sh_admin(s, "POST", "/devedge/v1/kits", body, &r);
     int ok = st == 201 && json_str(r.body, "iccid", iccid, 24);
     if (!ok)
@@ -583,7 +583,7 @@ long sh_token_request(sh_server *s, const char *path, const char *client_id, con
 
 char *sh_get_token(sh_server *s, const char *client_id, const char *secret, const taap_key *key)
 {
-    sh_resp r;
+    sh_resp r = {0};
     long st = sh_token_request(s, NULL, client_id, secret, key, NULL, NULL, &r);
     char tok[8192];
     int ok = st == 200 && json_str(r.body, "access_token", tok, sizeof tok);

@@ -131,10 +131,17 @@ typedef struct sbuf {
 
 static void sb_add(sbuf *b, const void *s, size_t n)
 {
+    /* Bounded (and the failed realloc returns) so gcc -O3 sees no overflow. */
+    if (n > SIZE_MAX / 4 || b->n > SIZE_MAX / 4)
+        fail_msg("sb_add: %zu bytes is not a test token", n);
     if (b->n + n + 1 > b->cap) {
-        b->cap = (b->n + n + 1) * 2;
-        b->p = realloc(b->p, b->cap);
-        assert_non_null(b->p);
+        size_t cap = (b->n + n + 1) * 2;
+        char *p = realloc(b->p, cap);
+        assert_non_null(p);
+        if (!p)
+            return;
+        b->p = p;
+        b->cap = cap;
     }
     memcpy(b->p + b->n, s, n);
     b->n += n;
