@@ -16,7 +16,7 @@ CTEST_ARGS ?= --output-on-failure -j $(JOBS)
 TEST_OPTS  := -DTAAP_TESTS=ON -DTAAP_WERROR=ON
 
 .PHONY: all deps deps-test build demo test test-release test-asan test-clang bench fuzz \
-	memcheck soak install clean
+	memcheck soak install uninstall clean
 
 all: build
 
@@ -88,8 +88,15 @@ fuzz:
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $${FUZZ_SECONDS:-60}
 
+# make install [PREFIX=/usr/local] [DESTDIR=/staging]: the .pc files are
+# written for PREFIX; DESTDIR only moves where the files land.
+PREFIX ?= /usr/local
 install: build
-	@cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX),)
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+# Removes what the last `make install` from $(BUILD) wrote (same DESTDIR).
+uninstall:
+	@DESTDIR="$(DESTDIR)" cmake -DMANIFEST=$(BUILD)/install_manifest.txt -P cmake/uninstall.cmake
 
 clean:
 	@rm -rf $(BUILD) $(TEST_BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(FUZZ_BUILD)
