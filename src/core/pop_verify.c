@@ -344,6 +344,11 @@ static taap_code check_ehts(const char *ehts, size_t ehts_len, const taap_reques
                              "ehts entry %zu is not an HTTP header name nor uri, http-method or "
                              "body (it has a space, quote or other separator)",
                              n + 1);
+        if (l == 15 && taap_ascii_ncasecmp(p, "X-Authorization", 15) == 0)
+            return taap_fail(err, TAAP_E_EHTS,
+                             "ehts entry %zu names X-Authorization, the header that carries the "
+                             "PoP token itself; it is never signed (SPEC §1.1)",
+                             n + 1);
         for (size_t j = 0; j < n; j++)
             if (lens[j] == l && taap_ascii_ncasecmp(names[j], p, l) == 0)
                 return taap_fail(err, TAAP_E_EHTS,

@@ -77,6 +77,8 @@ typedef enum {
     RQ_SPLIT_A,         /* X-A: ab, X-B: c */
     RQ_SPLIT_B,         /* X-A: a, X-B: bc */
     RQ_UPPER_NAMES,     /* CONTENT-TYPE on the wire */
+    RQ_XAUTH,           /* also an X-Authorization header (the PoP's own) */
+    RQ_AUTH_OWS,        /* Authorization value with SP/HTAB around it */
 } rq_kind;
 
 static taap_header g_h[8];
@@ -144,6 +146,11 @@ static taap_request make_req(rq_kind k)
         g_h[0] = (taap_header){ "X-A", "a" };
         g_h[1] = (taap_header){ "X-B", "bc" };
         break;
+    case RQ_XAUTH:
+        g_h[2] = (taap_header){ "X-Authorization", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln" };
+        r.n_headers = 3;
+        break;
+    case RQ_AUTH_OWS: g_h[1].value = " \tBearer UtKV75JJbVAewOrkHMXhLbiQ11SS \t "; break;
     }
     return r;
 }
@@ -705,6 +712,17 @@ static const vrow rows[] = {
     { "G24", "covered header sent twice", NULL, NULL, 0, 0, RQ_DEF, RQ_CT_TWICE, EHT, 0, 0 },
     { "G25", "header named Body vs ehts body", NULL, NULL, 0, 0, RQ_BODY_HEADER, RQ_BODY_HEADER,
       EHT, EDT, 0 },
+    /* SPEC §1.1: X-Authorization carries the PoP and is never signed, in
+     * any letter case, even when the request has the header (the edts would
+     * match: only the name rule refuses it). */
+    { "G50", "ehts names X-Authorization", NULL, PL_E("X-Authorization;uri;http-method;body"), 0,
+      0, RQ_XAUTH, RQ_XAUTH, EHT, 0, 0 },
+    { "G51", "ehts names x-authorization", NULL, PL_E("x-authorization;uri;http-method;body"), 0,
+      0, RQ_XAUTH, RQ_XAUTH, EHT, 0, 0 },
+    /* OWS around a header value is not part of it: signed over the bare
+     * value, sent with spaces and tabs around it. */
+    { "A10", "Authorization sent with OWS around it", NULL, NULL, 0, 0, RQ_DEF, RQ_AUTH_OWS, ACC, 0,
+      0 },
     { "G49", "covers only Content-Type", NULL, PL_E("Content-Type"), 0, 0, 0, 0, COV, 0, 0 },
     { "G49b", "covers uri, http-method but not the body", NULL, PL_E("uri;http-method"), 0, 0, 0, 0,
       COV, 0, 0 },
