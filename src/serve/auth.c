@@ -41,20 +41,20 @@ static void deny(srv_response *rs, unsigned status, const char *error, const cha
     }
 }
 
-static int b64token_ok(const char *t)
+static int b64token_ok(const char *t, size_t n)
 {
-    if (!*t)
+    if (!n)
         return 0;
     size_t i = 0;
-    for (; t[i]; i++) {
+    for (; i < n; i++) {
         char c = t[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               strchr("-._~+/", c)))
             break;
     }
-    while (t[i] == '=')
+    while (i < n && t[i] == '=')
         i++;
-    return t[i] == '\0';
+    return i == n;
 }
 
 static int int_claim(json_t *j, const char *name, int64_t *out)
@@ -73,14 +73,14 @@ static int int_claim(json_t *j, const char *name, int64_t *out)
  * caches it once the database check passed, with *gen read here, before any
  * check, so a cache clear in between wins), or NULL with rs filled.
  */
-static srv_at_entry *verify_access_token(taap_server *s, const char *tok,
+static srv_at_entry *verify_access_token(taap_server *s, const char *tok, size_t tok_len,
                                          const unsigned char th[32], int64_t now,
                                          uint64_t *gen, srv_response *rs)
 {
     *gen = srv_at_generation(s);
     char *payload = NULL;
     taap_error e = TAAP_ERROR_INIT;
-    taap_code rc = taap_jws_verify(srv_signing_key(s), tok, strlen(tok), MAX_ACCESS_TOKEN, NULL,
+    taap_code rc = taap_jws_verify(srv_signing_key(s), tok, tok_len, MAX_ACCESS_TOKEN, NULL,
                                    &payload, &e);
     if (rc != TAAP_OK) {
         deny(rs, 401, "invalid_token", "Invalid Access Token", "%s",
@@ -186,22 +186,21 @@ int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv
         deny(rs, 400, "invalid_request", "Bad Request", "more than one Authorization header");
         return 0;
     }
-    if (strncasecmp(auth, "Bearer ", 7) != 0) {
+    size_t tok_len = 0;
+    const char *tok = srv_auth_credentials(auth, "Bearer", &tok_len);
+    if (!tok) {
         deny(rs, 401, "invalid_token", "Invalid Access Token",
              "Authorization must be 'Bearer <access token>'");
         return 0;
     }
-    const char *tok = auth + 7;
-    while (*tok == ' ')
-        tok++;
-    if (!b64token_ok(tok)) {
+    if (!b64token_ok(tok, tok_len)) {
         deny(rs, 400, "invalid_request", "Bad Request",
              "the bearer token has characters outside the RFC 6750 b64token set");
         return 0;
     }
     int64_t now = srv_now(s);
     unsigned char th[32];
-    EVP_Digest(tok, strlen(tok), th, NULL, taap_sha256(), NULL);
+    EVP_Digest(tok, tok_len, th, NULL, taap_sha256(), NULL);
     srv_at_entry *at = srv_at_get(s, th);
     if (at && (now >= at->exp || (at->has_nbf && at->nbf > now + (int64_t)srv_options(s)->leeway))) {
         /* Verified once but not valid now: the full check says why. */
@@ -210,7 +209,7 @@ int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv
     }
     uint64_t gen = 0;
     int cached = at != NULL;
-    if (!at && !(at = verify_access_token(s, tok, th, now, &gen, rs)))
+    if (!at && !(at = verify_access_token(s, tok, tok_len, th, now, &gen, rs)))
         return 0;
     store_app app;
     int sub_ok = 1;
@@ -292,13 +291,14 @@ int srv_auth_admin(taap_server *s, const srv_request *rq, srv_response *rs)
         return console > 0;
     if (n == 0) {
         srv_error(rs, 401, "Unauthorized",
-                  "the management API needs 'Authorization: Bearer <admin token>' (the token is "
-                  "in %s)",
-                  taap_serve_admin_token_path(s));
+                  "the management API needs 'Authorization: Bearer <admin token>' (the token "
+                  "is in the server's admin token file: see --admin-token-file)");
         rs->www_authenticate = strdup("Bearer realm=\"taap-admin\"");
         return 0;
     }
-    if (n > 1 || strncasecmp(auth, "Bearer ", 7) != 0) {
+    size_t tok_len = 0;
+    const char *tok = n == 1 ? srv_auth_credentials(auth, "Bearer", &tok_len) : NULL;
+    if (!tok) {
         srv_error(rs, n > 1 ? 400 : 401, "Unauthorized",
                   n > 1 ? "more than one Authorization header"
                         : "the management API needs a Bearer admin token");
@@ -306,10 +306,7 @@ int srv_auth_admin(taap_server *s, const srv_request *rq, srv_response *rs)
             rs->www_authenticate = strdup("Bearer realm=\"taap-admin\", error=\"invalid_token\"");
         return 0;
     }
-    const char *tok = auth + 7;
-    while (*tok == ' ')
-        tok++;
-    if (!srv_admin_token_matches(s, tok)) {
+    if (!srv_admin_token_matches(s, tok, tok_len)) {
         srv_error(rs, 401, "Unauthorized", "wrong admin token");
         rs->www_authenticate = strdup("Bearer realm=\"taap-admin\", error=\"invalid_token\"");
         return 0;

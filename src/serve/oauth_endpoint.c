@@ -215,16 +215,14 @@ void h_token(taap_server *s, const srv_request *rq, const srv_principal *who, sr
         srv_oauth_error(rs, 400, NULL, "invalid_request", "more than one Authorization header");
         return;
     }
-    if (strncasecmp(auth, "Basic ", 6) != 0) {
+    size_t blen = 0;
+    const char *b64 = srv_auth_credentials(auth, "Basic", &blen);
+    if (!b64) {
         srv_oauth_error(rs, 401, "Basic", "invalid_client",
                         "the token endpoint needs the Basic scheme (Authorization: Basic "
                         "base64(client_id:client_secret))");
         return;
     }
-    const char *b64 = auth + 6;
-    while (*b64 == ' ')
-        b64++;
-    size_t blen = strlen(b64);
     if (blen > 1024) {
         srv_oauth_error(rs, 401, "Basic", "invalid_client", "Basic credentials are too long");
         return;
@@ -264,9 +262,12 @@ void h_token(taap_server *s, const srv_request *rq, const srv_principal *who, sr
     int ok = srv_check_secret(s, found == 1 ? &app : NULL, secret);
     OPENSSL_cleanse(cred, sizeof cred);
     if (!ok) {
+        /* One answer for both (and the same work, see srv_check_secret): the
+         * client must not learn which client ids exist. The reason goes to
+         * the operator's access log only. */
         srv_oauth_error(rs, 401, "Basic", "invalid_client",
-                        found ? "client authentication failed: wrong client secret"
-                              : "client authentication failed: unknown client id");
+                        "client authentication failed: unknown client id or wrong secret");
+        rs->log_note = found ? "(wrong client secret)" : "(unknown client id)";
         return;
     }
 

@@ -134,6 +134,29 @@ void srv_challenge(srv_response *r, const char *scheme, const char *error, const
     r->www_authenticate = h;
 }
 
+static int ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+const char *srv_auth_credentials(const char *value, const char *scheme, size_t *len)
+{
+    size_t sl = strlen(scheme);
+    const char *p = value;
+    while (ows(*p))
+        p++;
+    if (strncasecmp(p, scheme, sl) != 0 || !ows(p[sl]))
+        return NULL;
+    p += sl;
+    while (ows(*p))
+        p++;
+    size_t n = strlen(p);
+    while (n && ows(p[n - 1]))
+        n--;
+    *len = n;
+    return p;
+}
+
 size_t srv_header(const srv_request *rq, const char *name, const char **value)
 {
     size_t n = 0;

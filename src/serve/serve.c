@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -148,6 +149,16 @@ static taap_code load_admin_token(taap_server *s, int *created, taap_error *err)
 {
     *created = 0;
     int fd = open(s->admin_token_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) {
+        /* The admin token is a secret like a private key: a copy others can
+         * read is refused, as taap refuses such key and profile files. */
+        close(fd);
+        return taap_fail(err, TAAP_E_USAGE,
+                         "admin token file %s is accessible by group or others (mode %04o): "
+                         "run chmod 600 %s",
+                         s->admin_token_path, (unsigned)(st.st_mode & 0777), s->admin_token_path);
+    }
     if (fd >= 0) {
         char buf[128];
         ssize_t n = read(fd, buf, sizeof buf - 1);
@@ -418,11 +429,11 @@ char *srv_sign_jwt(taap_server *s, json_t *claims)
     return tok;
 }
 
-int srv_admin_token_matches(const taap_server *s, const char *token)
+int srv_admin_token_matches(const taap_server *s, const char *token, size_t len)
 {
     /* Compare digests so the comparison time does not depend on the length
      * or on where the first difference is. */
     unsigned char h[32];
-    EVP_Digest(token, strlen(token), h, NULL, EVP_sha256(), NULL);
+    EVP_Digest(token, len, h, NULL, EVP_sha256(), NULL);
     return CRYPTO_memcmp(h, s->admin_token_hash, 32) == 0;
 }

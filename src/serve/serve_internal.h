@@ -63,6 +63,7 @@ typedef struct srv_response {
     char allow[64];              /* Allow header for a 405, or empty */
     int no_store;                /* Cache-Control: no-store, Pragma: no-cache */
     int close;                   /* ask the transport to close the connection */
+    const char *log_note;        /* static text for the access log only, never the client */
     /* A PoP check's verdict and explanation, for the request log
      * (request_log.h): a static code name, a cause, redacted JSON. */
     const char *verdict;
@@ -100,6 +101,14 @@ const char *srv_status_text(unsigned status);
 
 /* Number of occurrences of a header; *value is the last one found. */
 size_t srv_header(const srv_request *rq, const char *name, const char **value);
+
+/* The credentials after "<scheme>" in an Authorization value (scheme
+ * compared ASCII case-insensitively, then at least one SP/HTAB), with the
+ * optional whitespace around them (RFC 9110 §5.6.3) left out, exactly as the
+ * verifier trims the header values it hashes. NULL when the scheme differs;
+ * else a pointer into `value` and *len. The one place every Authorization
+ * value is taken apart (admin token, access token, Basic credentials). */
+const char *srv_auth_credentials(const char *value, const char *scheme, size_t *len);
 
 /* ---- routes.c -------------------------------------------------------------- */
 
@@ -205,7 +214,7 @@ struct srv_reqlog *srv_reqlog_of(taap_server *s);
 /* The web console's sign-ins (console.c). */
 struct console_sessions *srv_console_of(taap_server *s);
 /* 1 when `token` is the admin token (constant time over digests). */
-int srv_admin_token_matches(const taap_server *s, const char *token);
+int srv_admin_token_matches(const taap_server *s, const char *token, size_t len);
 
 /* ---- client_secret.c ----------------------------------------------------------- */
 

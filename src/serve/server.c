@@ -195,7 +195,7 @@ static enum MHD_Result queue(struct MHD_Connection *con, conn_req *r, srv_respon
     r->responded = 1;
     /* Log before the response leaves: a client that has its answer can rely
      * on the line being there (tests count token requests in the log). */
-    log_request(r->s, r, NULL);
+    log_request(r->s, r, rs->log_note);
     r->logged = 1;
     enum MHD_Result ret = MHD_queue_response(con, rs->status, resp);
     MHD_destroy_response(resp);
@@ -212,6 +212,10 @@ typedef struct hdr_collect {
     size_t n_length;       /* Content-Length fields seen */
     const char *length;    /* the first Content-Length value */
     int length_differs;    /* a later Content-Length disagrees with the first */
+    int bad_name;          /* a field name that is not a token (e.g. "X-Foo " before ':') */
+    size_t n_te;           /* Transfer-Encoding fields seen */
+    char te[128];          /* their values joined with ',' (truncation is flagged) */
+    int te_long;
 } hdr_collect;
 
 /* MHD 0.9.75 splits lines at LF only, so a bare CR stays inside a value
@@ -231,6 +235,16 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     c->bytes += key_size + value_size + 4;
     if (!field_bytes_ok(key, key_size) || !field_bytes_ok(value, value_size))
         c->bad_byte = 1;
+    for (size_t i = 0; key && i < key_size; i++)
+        if (!taap_is_tchar((unsigned char)key[i]))
+            c->bad_name = 1;
+    if (key && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        size_t used = strlen(c->te);
+        int n = snprintf(c->te + used, sizeof c->te - used, "%s%s", c->n_te++ ? "," : "",
+                         value ? value : "");
+        if (n < 0 || (size_t)n >= sizeof c->te - used)
+            c->te_long = 1;
+    }
     if (key && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
         if (c->n_length++ == 0)
             c->length = value ? value : "";
@@ -247,12 +261,81 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
+/* The next element of a comma-separated list, OWS trimmed: *p advances. */
+static size_t list_element(const char **p, const char **start)
+{
+    const char *s = *p;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strcspn(s, ",");
+    *p = s[n] ? s + n + 1 : s + n;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    *start = s;
+    return n;
+}
+
+/*
+ * RFC 9112 framing rules libmicrohttpd 0.9.75 does not enforce, checked as
+ * soon as the header section is complete (the first access call, before a
+ * body byte is handed over) and answered with Connection: close, so nothing
+ * the client sent after this request is ever read as another request:
+ *  - a field name with whitespace or a separator before the colon (§5.1:
+ *    "X-Foo : bar"; MHD would keep "Transfer-Encoding " and ignore it) → 400;
+ *  - Transfer-Encoding together with Content-Length (§6.1: a proxy framing
+ *    by the length sees another request than we would: smuggling) → 400;
+ *  - Transfer-Encoding on HTTP/1.0 (§6.1: the framing is faulty) → 400;
+ *  - a coding other than chunked (not implemented here) → 501; chunked
+ *    more than once, or an empty list → 400.
+ * Returns 1 with rs filled when the request is refused.
+ */
+static int framing_refused(const hdr_collect *hc, const char *version, srv_response *rs)
+{
+    if (hc->bad_name) {
+        srv_error(rs, 400, NULL,
+                  "a header field name holds whitespace or a separator (nothing may stand "
+                  "between the name and its colon: RFC 9112 section 5.1)");
+    } else if (hc->n_te == 0) {
+        return 0;
+    } else if (hc->n_length > 0) {
+        srv_error(rs, 400, NULL,
+                  "both Content-Length and Transfer-Encoding: the body's length is ambiguous "
+                  "(RFC 9112 section 6.1); send one of them");
+    } else if (version && strcmp(version, MHD_HTTP_VERSION_1_1) != 0) {
+        srv_error(rs, 400, NULL, "Transfer-Encoding needs HTTP/1.1; send Content-Length");
+    } else {
+        const char *p = hc->te, *el = NULL;
+        size_t chunked = 0, other = 0, len;
+        char unknown[64] = "";
+        while (*p) {
+            len = list_element(&p, &el);
+            if (len == 7 && strncasecmp(el, "chunked", 7) == 0) {
+                chunked++;
+            } else if (len && !other++) {
+                snprintf(unknown, sizeof unknown, "%.*s", (int)(len < 40 ? len : 40), el);
+                srv_sanitize_desc(unknown);
+            }
+        }
+        if (other || hc->te_long)
+            srv_error(rs, 501, NULL,
+                      "Transfer-Encoding '%s' is not implemented: send the body with "
+                      "Content-Length or Transfer-Encoding: chunked",
+                      hc->te_long ? "(too long)" : unknown);
+        else if (chunked != 1)
+            srv_error(rs, 400, NULL, "Transfer-Encoding must be exactly 'chunked' (it was '%s')",
+                      chunked ? "chunked, chunked" : "");
+        else
+            return 0;
+    }
+    rs->close = 1;
+    return 1;
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const char *url,
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     (void)url;
-    (void)version;
     taap_server *s = cls;
     conn_req *r = *con_cls;
     if (!r)
@@ -270,7 +353,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
         atomic_fetch_add(&s->inflight, 1);
         snprintf(r->method, sizeof r->method, "%s", method);
         taap_header hv[SRV_MAX_HEADERS];
-        hdr_collect hc = {hv, 0, 0, 0, 0, 0, NULL, 0};
+        hdr_collect hc = {.v = hv};
         MHD_get_connection_values_n(con, MHD_HEADER_KIND, collect_header, &hc);
         size_t line = strlen(method) + strlen(r->target) + 12;
         if (hc.overflow || hc.bytes + line > s->o.max_header_bytes) {
@@ -287,6 +370,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
             rs.close = 1;
             return queue(con, r, &rs);
         }
+        if (framing_refused(&hc, version, &rs))
+            return queue(con, r, &rs);
         if (hc.length_differs) {
             /* RFC 9112 §6.3: conflicting lengths make the framing unknowable
              * (request smuggling); identical repeats are tolerated. */
@@ -359,7 +444,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
     }
     /* Final call: the whole request is here. */
     taap_header hv[SRV_MAX_HEADERS];
-    hdr_collect hc = {hv, 0, 0, 0, 0, 0, NULL, 0};
+    hdr_collect hc = {.v = hv};
     MHD_get_connection_values_n(con, MHD_HEADER_KIND, collect_header, &hc);
     size_t plen = strcspn(r->target, "?");
     char *path = strndup(r->target, plen);

@@ -87,7 +87,7 @@ static void test_token_client_auth(void **state)
 {
     (void)state;
     EXPECT(sh_token_request(&srv, NULL, id1, "wrong-secret", K0, NULL, NULL, &last), 401,
-           "wrong client secret");
+           "client authentication failed");
     sh_resp r;
     sh_token_request(&srv, NULL, id1, "wrong-secret", K0, NULL, NULL, &r);
     char hv[256];
@@ -96,7 +96,7 @@ static void test_token_client_auth(void **state)
     assert_non_null(strstr(r.body, "\"invalid_client\""));
     sh_resp_free(&r);
     EXPECT(sh_token_request(&srv, NULL, "no-such-client", sec1, K0, NULL, NULL, &last), 401,
-           "unknown client id");
+           "client authentication failed");
     /* No Basic header at all. */
     char url[256];
     snprintf(url, sizeof url, "%s/oauth2/v2/tokens", srv.base);
@@ -380,7 +380,7 @@ static void test_deleted_key_and_app(void **state)
     EXPECT(sh_call(&srv, "GET", device_path(dev2), at2, K1, NULL, NULL, &last), 401,
            "no longer exists");
     EXPECT(sh_token_request(&srv, NULL, id2, sec2, K1, NULL, NULL, &last), 401,
-           "unknown client id");
+           "client authentication failed");
     free(at2);
 }
 

@@ -41,6 +41,12 @@ stop() {
 # Usage errors are 2.
 "$taap" serve --no-such-flag >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad flag should exit 2"
 "$taap" serve --port 70000 >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad port should exit 2"
+# An admin token file others can read is refused, with the fix in the message.
+printf 'aaaaaaaaaaaaaaaaaaaaaaaa\n' > open.token && chmod 644 open.token
+err=$(timeout 10 "$taap" serve --port 0 --admin-token-file open.token 2>&1); rc=$?
+[ $rc -ne 0 ] && printf '%s' "$err" | grep -q 'chmod 600' || fail "0644 admin token file used: $rc $err"
+chmod 640 open.token
+timeout 10 "$taap" serve --port 0 --admin-token-file open.token >/dev/null 2>&1 && fail "0640 admin token file used"
 
 start --init --json --init-key public-key.pem
 grep -q '^admin token: ' out.txt || fail "admin token not printed on first start"
