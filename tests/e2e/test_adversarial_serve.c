@@ -238,6 +238,17 @@ static const srow rows[] = {
     { "R03b", "scheme 'BEARER'",
       "GET " DEV "{{ICCID}}" H11 "Authorization: BEARER {{AT}}\r\nX-Authorization: {{POP}}\r\n\r\n",
       { 200 }, NULL, NULL },
+    /* OWS around the credentials is not part of them (RFC 9110 §5.6.3), as
+     * the verifier trims the Authorization value it hashes. */
+    { "R03c", "trailing space and tab after the bearer token",
+      "GET " DEV "{{ICCID}}" H11 "Authorization: Bearer {{AT}} \t\r\nX-Authorization: {{POP}}\r\n\r\n",
+      { 200 }, "\"iccid\"", NULL },
+    { "R03d", "two spaces after 'Bearer'",
+      "GET " DEV "{{ICCID}}" H11 "Authorization: Bearer  {{AT}}\r\nX-Authorization: {{POP}}\r\n\r\n",
+      { 200 }, "\"iccid\"", NULL },
+    { "T12", "Basic credentials with a trailing space",
+      TOK "Authorization: {{BASIC}} \r\nContent-Type: application/json\r\nX-Authorization: {{POP}}\r\n"
+      "Content-Length: 0\r\n\r\n", { 200 }, "\"access_token\"", NULL },
     { "R04", "characters outside b64token",
       "GET " DEV "{{ICCID}}" H11 "Authorization: Bearer ab\"c\r\nX-Authorization: {{POP}}\r\n\r\n",
       { 400, 401 }, NULL, NULL },
