@@ -203,13 +203,12 @@ void h_console_session_post(taap_server *sv, const srv_request *rq, const srv_pr
     }
     json_t *j = rq->body_len ? json_loadb((const char *)rq->body, rq->body_len, 0, NULL) : NULL;
     const char *tok = json_string_value(json_object_get(j, "token"));
-    int ok = tok && srv_admin_token_matches(sv, tok);
+    int ok = tok && srv_admin_token_matches(sv, tok, strlen(tok));
     json_decref(j);
     if (!ok) {
         srv_error(rs, 401, "Unauthorized",
                   "wrong admin token: `taap serve` printed it when it created it, and keeps it "
-                  "in %s",
-                  taap_serve_admin_token_path(sv));
+                  "in its admin token file (see --admin-token-file)");
         return;
     }
     char id[65], csrf[65];
