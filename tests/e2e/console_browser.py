@@ -116,6 +116,8 @@ try:
           driver.find_element(By.ID, "key-advice").text)
     check("the field is marked invalid",
           driver.find_element(By.ID, "key-pem").get_attribute("aria-invalid") == "true")
+    check("the private key is cleared from the page",
+          driver.find_element(By.ID, "key-pem").get_attribute("value") == "")
     shot("03-private-key-refused")
     with open(os.environ["PUB"]) as f:
         fill("key-pem", f.read())

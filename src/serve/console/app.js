@@ -182,8 +182,10 @@ async function addKey(ev) {
     say('Key ' + j.keyId + ' (' + j.bits + ' bits) added to ' + app + '.');
     await Promise.all([refreshKeys(), refreshApps()]);
   } catch (e) {
-    // The server's refusal carries the Quick Start's advice.
+    // The server's refusal carries the Quick Start's advice. A private key
+    // does not stay on the screen.
     advice.textContent = e.message;
+    if (/PRIVATE key/.test(e.message)) $('key-pem').value = '';
     $('key-pem').setAttribute('aria-invalid', 'true');
     $('key-pem').focus();
   }
