@@ -70,6 +70,14 @@ typedef struct taap_http_options {
     int truncate_response;       /* 1: a body longer than max_response is cut there
                                     (resp->body_truncated = 1; bytes_received still
                                     counts every byte) instead of TAAP_E_RESPONSE */
+    int compressed;              /* 1: ask for every encoding libcurl can decode
+                                    (Accept-Encoding) and decode the body (curl
+                                    --compressed); the PoP never covers Accept-Encoding */
+    /* Progress hook, called often while sending (libcurl's meter) with the
+     * bytes sent so far and the upload size (-1 unknown); a non-zero
+     * return aborts the transfer (TAAP_E_HTTP). NULL: none. */
+    int (*progress)(void *ctx, uint64_t sent, int64_t total);
+    void *progress_ctx;
 } taap_http_options;
 
 /* Zero the options and set the size field: connect timeout 30 s, no

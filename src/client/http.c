@@ -312,6 +312,16 @@ static void http_emit_lines(http_xfer *x, taap_http_debug_kind kind, const char 
     }
 }
 
+/* libcurl's progress meter → the caller's hook (upload side only). */
+static int http_on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                            curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    const taap_http_options *o = ud;
+    return o->progress(o->progress_ctx, (uint64_t)ulnow, ultotal > 0 ? (int64_t)ultotal : -1);
+}
+
 static int http_on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
 {
     (void)h;
@@ -493,6 +503,13 @@ static taap_code http_perform_on(CURL *h, const taap_request *req, const taap_ht
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(h, CURLOPT_MAXREDIRS, opts->max_redirects > 0 ? opts->max_redirects : 10L);
         curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    }
+    if (opts->compressed)
+        curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    if (opts->progress) {
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, http_on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)opts);
     }
     if (opts->debug) {
         curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
