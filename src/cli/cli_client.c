@@ -215,6 +215,9 @@ int cli_client_make(cli_client_opts *o, taap_client **out)
     cfg.http.n_connect_to = o->n_connect_to;
     cfg.http.timeout_ms = o->max_time_ms;
     cfg.http.connect_timeout_ms = o->connect_timeout_ms;
+    cfg.http.compressed = o->compressed;
+    cfg.http.progress = o->progress;
+    cfg.http.progress_ctx = o->progress_ctx;
     if (o->verbose) {
         cfg.http.debug = cli_client_debug;
         cfg.http.debug_ctx = o;

@@ -111,6 +111,9 @@ typedef struct cli_client_opts {
     long max_time_ms, connect_timeout_ms;
     int insecure, verbose, no_cache;
     unsigned retries, retry_delay_ms; /* set by the command before cli_client_make */
+    int compressed;                   /* curl --compressed (set by the command) */
+    int (*progress)(void *ctx, uint64_t sent, int64_t total); /* upload progress hook */
+    void *progress_ctx;
 } cli_client_opts;
 
 /* Returns 0 or CLI_EXIT_USAGE/1 after printing why. */

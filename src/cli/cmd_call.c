@@ -1,9 +1,11 @@
 /* cmd_call.c — `taap call`: a curl-like client for TAAP-protected APIs
- * (SPEC §5): access token, fresh PoP per request, streamed bodies. */
+ * (SPEC §5): access token, fresh PoP per request (and per redirect hop),
+ * streamed bodies. parse_call → call_opts → run_call. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -12,6 +14,7 @@
 #include "cli_options.h"
 #include "cli_client.h"
 #include "cli_request.h"
+#include "cmd_call_output.h"
 
 const char cmd_call_help[] =
     "usage: taap call [OPTIONS] [METHOD] URL\n"
@@ -27,7 +30,8 @@ const char cmd_call_help[] =
     "the base URL. {{NAME}} placeholders in the URL, -H values and -d/--data-* strings\n"
     "are replaced from --var, the profile's var.NAME entries and the -e environment\n"
     "file (as Postman does; an unknown name is left as is, with a warning). Bytes read\n"
-    "from files (@FILE) are sent as they are.\n"
+    "from files (@FILE) are sent as they are. The PoP key is found as `taap pop` finds\n"
+    "it: --key, TAAP_PRIVATE_KEY, the profile, ./private-key.pem.\n"
     "\n"
     "Request:\n"
     "  -X, --request METHOD    method (default GET, POST with a body); also positional\n"
@@ -36,37 +40,195 @@ const char cmd_call_help[] =
     "      --data-raw STR      body, '@' literal\n"
     "      --data-binary STR|@FILE|@-  body bytes exactly; @FILE is hashed and sent as a\n"
     "                          stream (never held in memory); @- is spooled to a temp file\n"
+    "      --json DATA         curl 7.82's --json: DATA as --data-binary, plus\n"
+    "                          Accept: application/json (Content-Type is JSON anyway)\n"
+    "  -G, --get               put the -d/--data-raw strings in the query string (joined\n"
+    "                          with '&') and send a GET\n"
+    "  -I, --head              send HEAD and print the status line and headers only\n"
+    "  -L, --location          follow redirects (301/302/303/307/308) on the same origin,\n"
+    "                          each hop with a fresh PoP over its own URL; 303 (and a\n"
+    "                          POST answered 301/302) continues as GET without a body.\n"
+    "                          A redirect to another host is refused (the access token\n"
+    "                          would go with it)\n"
+    "      --max-redirs N      at most N hops with -L (default 50)\n"
+    "      --compressed        ask for a compressed response and decode it\n"
     "Response:\n"
-    "  -o, --output FILE       write the body to FILE (streamed)\n"
+    "  -o, --output FILE       write the body to FILE (streamed); '-' is stdout\n"
     "  -i, --include           print the status line and response headers first\n"
-    "  -f, --fail              print no body on an HTTP error (the explanation still goes\n"
-    "                          to stderr)\n"
+    "  -D, --dump-header FILE  write the status line and headers of every response to\n"
+    "                          FILE ('-' is stdout)\n"
+    "  -w, --write-out FORMAT  print FORMAT after the transfer: %{http_code},\n"
+    "                          %{time_total}, %{size_download}, %{url_effective},\n"
+    "                          %{header_json}, %{num_redirects}, %{content_type},\n"
+    "                          %{method}, %{exitcode}, %{json}; \\n escapes\n"
+    "      --json-output       print one JSON object instead of the body: status,\n"
+    "                          headers, body (parsed when JSON), time_total, url_effective\n"
+    "  -f, --fail              print no body on an HTTP error (exit 22)\n"
+    "      --fail-with-body    print the body on an HTTP error too (exit 22)\n"
+    "      --curl-exit         exit as curl does: 0 on an HTTP error unless -f or\n"
+    "                          --fail-with-body is given\n"
+    "  -s, --silent            no progress line and no explanation of HTTP errors\n"
+    "  -S, --show-error        with -s, still print error messages\n"
     "  --retry N               retry up to N times: idempotent methods (GET, HEAD, PUT,\n"
     "                          DELETE, OPTIONS) on transport errors and 408/429/500/502/\n"
     "                          503/504; any method when the connection failed. Every try\n"
     "                          gets a fresh PoP token.\n"
     "  --retry-delay SECONDS   wait before the first retry, doubled each time (default 1)\n"
-    "JSON bodies are pretty-printed when stdout is a terminal. On an HTTP error status\n"
-    "one line on stderr says what T-Mobile's status-code table means by it and what\n"
-    "the server said (userMessage/systemMessage or error/error_description).\n"
+    "JSON bodies are pretty-printed when stdout is a terminal, and a body is always\n"
+    "followed by a newline there. On an HTTP error status one line on stderr says\n"
+    "what T-Mobile's status-code table means by it and what the server said\n"
+    "(userMessage/systemMessage or error/error_description). Sending a body from a\n"
+    "file shows a progress line on a terminal when it takes more than a second.\n"
+    "\n"
+    "One deliberate difference from curl: an HTTP status >= 400 exits 22 even without\n"
+    "-f (a script must not mistake an error for an answer); --curl-exit restores\n"
+    "curl's exit 0.\n"
     "\n" CLI_CLIENT_FLAGS_HELP
     "\n"
     "Exit status: 0 success (status < 400); 22 HTTP status >= 400 (like curl --fail);\n"
     "2 usage; 31 a file could not be read or written; 50 transport error (connect,\n"
     "TLS, timeout); 52 no access token (token endpoint refused: its error is\n"
-    "printed); 54 settings missing or wrong; 21/33/34 private key problems.\n"
+    "printed); 54 settings missing or wrong; 21/33/34 private key problems; 1 too\n"
+    "many redirects or a refused one (see taap help exit-status).\n"
     "\n"
     "Examples:\n"
     "  taap call /iot-connectivity/v1/devices/8901260123456789012\n"
+    "  taap call -s -o /dev/null -w '%{http_code}\\n' /iot-connectivity/v1/devices/{{ICCID}}\n"
     "  taap call -e quickstart.postman_environment.json '{{baseUrl}}/iot-connectivity/v1/devices/{{ICCID}}'\n"
     "  taap call PATCH /iot-connectivity/v1/devices/{{ICCID}} --var ICCID=89012… -d '{\"status\":\"SUSPENDED\"}'\n";
 
-enum { OPT_RETRY = 0x2401, OPT_RETRY_DELAY };
+enum {
+    OPT_RETRY = 0x2401,
+    OPT_RETRY_DELAY,
+    OPT_MAX_REDIRS,
+    OPT_COMPRESSED,
+    OPT_JSON_DATA,
+    OPT_JSON_OUTPUT,
+    OPT_FAIL_WITH_BODY,
+    OPT_CURL_EXIT,
+};
 
+#define CALL_FAIL 1           /* -f: no body on an HTTP error */
+#define CALL_FAIL_WITH_BODY 2 /* --fail-with-body */
+#define CALL_MAX_REDIRS 50    /* curl's default */
+
+/* A request flag or positional (opt 0), applied once the settings are
+ * loaded so {{NAME}} can be expanded. */
 typedef struct deferred {
     int opt;
     const char *arg;
 } deferred;
+
+typedef struct call_opts {
+    cli_client_opts co;
+    deferred *defs;
+    size_t n_defs;
+    const char *outfile, *dump_header, *write_out;
+    int include, head, get, location, silent, show_error, json_output, json_data, curl_exit;
+    int fail;
+    long retries, max_redirs;
+    double retry_delay;
+} call_opts;
+
+static int parse_number(const char *flag, const char *arg, double max, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || v < 0 || v > max) {
+        cli_errorf("%s: '%s' is not a number from 0 to %g", flag, arg, max);
+        return CLI_EXIT_USAGE;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_call(int argc, char **argv, call_opts *o)
+{
+    static const struct option longopts[] = {
+        CLI_REQUEST_LONGOPTS,
+        CLI_CLIENT_LONGOPTS,
+        {"output", required_argument, NULL, 'o'},
+        {"include", no_argument, NULL, 'i'},
+        {"fail", no_argument, NULL, 'f'},
+        {"fail-with-body", no_argument, NULL, OPT_FAIL_WITH_BODY},
+        {"curl-exit", no_argument, NULL, OPT_CURL_EXIT},
+        {"silent", no_argument, NULL, 's'},
+        {"show-error", no_argument, NULL, 'S'},
+        {"location", no_argument, NULL, 'L'},
+        {"max-redirs", required_argument, NULL, OPT_MAX_REDIRS},
+        {"write-out", required_argument, NULL, 'w'},
+        {"dump-header", required_argument, NULL, 'D'},
+        {"head", no_argument, NULL, 'I'},
+        {"get", no_argument, NULL, 'G'},
+        {"json", required_argument, NULL, OPT_JSON_DATA},
+        {"json-output", no_argument, NULL, OPT_JSON_OUTPUT},
+        {"compressed", no_argument, NULL, OPT_COMPRESSED},
+        {"retry", required_argument, NULL, OPT_RETRY},
+        {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
+        {0, 0, 0, 0},
+    };
+    double v;
+    int c, rc;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":" CLI_REQUEST_SHORTOPTS CLI_CLIENT_SHORTOPTS "o:ifsSLw:D:IG",
+                            longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_JSON_DATA:
+            o->json_data = 1;
+            o->defs[o->n_defs].opt = CLI_REQ_OPT_DATA_BINARY;
+            o->defs[o->n_defs++].arg = optarg;
+            break;
+        case 'X': case 'H': case 'd':
+        case CLI_REQ_OPT_DATA_BINARY: case CLI_REQ_OPT_DATA_RAW: case CLI_REQ_OPT_URL:
+            o->defs[o->n_defs].opt = c;
+            o->defs[o->n_defs++].arg = optarg;
+            break;
+        case 'o': o->outfile = optarg; break;
+        case 'i': o->include = 1; break;
+        case 'f': o->fail = CALL_FAIL; break;
+        case OPT_FAIL_WITH_BODY: o->fail = CALL_FAIL_WITH_BODY; break;
+        case OPT_CURL_EXIT: o->curl_exit = 1; break;
+        case 's': o->silent = 1; break;
+        case 'S': o->show_error = 1; break;
+        case 'L': o->location = 1; break;
+        case 'w': o->write_out = optarg; break;
+        case 'D': o->dump_header = optarg; break;
+        case 'I': o->head = 1; break;
+        case 'G': o->get = 1; break;
+        case OPT_JSON_OUTPUT: o->json_output = 1; break;
+        case OPT_COMPRESSED: o->co.compressed = 1; break;
+        case OPT_MAX_REDIRS:
+            if ((rc = parse_number("--max-redirs", optarg, 1000, &v)) != 0)
+                return rc;
+            o->max_redirs = (long)v;
+            break;
+        case OPT_RETRY:
+            if ((rc = parse_number("--retry", optarg, 100, &v)) != 0)
+                return rc;
+            o->retries = (long)v;
+            break;
+        case OPT_RETRY_DELAY:
+            if ((rc = parse_number("--retry-delay", optarg, 600, &o->retry_delay)) != 0)
+                return rc;
+            break;
+        default:
+            if ((rc = cli_client_take(&o->co, c, optarg, argv, longopts)) != 0)
+                return rc;
+        }
+    }
+    /* GNU getopt has moved the positionals ([METHOD] URL) to the end. */
+    for (; optind < argc; optind++) {
+        o->defs[o->n_defs].opt = 0;
+        o->defs[o->n_defs++].arg = argv[optind];
+    }
+    if (o->head && o->get) {
+        cli_errorf("-I and -G cannot go together (HEAD or GET?)");
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
 
 static int is_method_word(const char *s)
 {
@@ -78,23 +240,203 @@ static int is_method_word(const char *s)
     return 1;
 }
 
-static int json_content(const taap_http_response *r)
+/* Strings made while building the request, freed at the end. */
+typedef struct owned {
+    char **v;
+    size_t n, cap;
+} owned;
+
+static char *own(owned *w, char *s)
+{
+    if (!s || w->n == w->cap) {
+        free(s);
+        cli_errorf("out of memory");
+        return NULL;
+    }
+    return w->v[w->n++] = s;
+}
+
+static char *expand(call_opts *o, owned *w, const char *in)
+{
+    char *x = cli_client_expand(&o->co, in);
+    return x ? own(w, x) : NULL;
+}
+
+/* -G: the -d/--data-raw strings, joined with '&', go after the URL's '?'. */
+static char *with_query(owned *w, const char *url, const char *query)
+{
+    size_t n = strlen(url) + strlen(query) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s%s%s", url, *query ? (strchr(url, '?') ? "&" : "?") : "", query);
+    return own(w, s);
+}
+
+/* Settings loaded: the request flags, expanded, into `rq`. */
+static int build_request(call_opts *o, owned *w, cli_request *rq)
+{
+    const char *pos[2] = {NULL, NULL};
+    size_t n_pos = 0;
+    char *query = own(w, calloc(1, 1));
+    size_t qlen = 0;
+    if (!query)
+        return CLI_EXIT_FAIL;
+    for (size_t i = 0; i < o->n_defs; i++)
+        if (o->defs[i].opt == 0) {
+            if (n_pos == 2) {
+                cli_errorf("too many arguments: give [METHOD] URL");
+                return CLI_EXIT_USAGE;
+            }
+            pos[n_pos++] = o->defs[i].arg;
+        }
+    if (n_pos == 2 && !is_method_word(pos[0])) {
+        cli_errorf("'%s' is not a method: give [METHOD] URL (METHOD in capitals)", pos[0]);
+        return CLI_EXIT_USAGE;
+    }
+    if (n_pos == 2 && cli_request_option(rq, 'X', pos[0]) != 1)
+        return CLI_EXIT_USAGE;
+    if (o->head && cli_request_option(rq, 'X', "HEAD") != 1)
+        return CLI_EXIT_USAGE;
+    const char *url = NULL;
+    for (size_t i = 0; i < o->n_defs; i++) {
+        int opt = o->defs[i].opt;
+        if (opt == 0)
+            continue;
+        char *x = expand(o, w, o->defs[i].arg);
+        if (!x)
+            return CLI_EXIT_FAIL;
+        if (opt == CLI_REQ_OPT_URL) {
+            url = x;
+        } else if (o->get && (opt == 'd' || opt == CLI_REQ_OPT_DATA_RAW || opt == CLI_REQ_OPT_DATA_BINARY)) {
+            if (opt != CLI_REQ_OPT_DATA_RAW && x[0] == '@') {
+                cli_errorf("-G puts data in the URL: give it as a string, not %s", x);
+                return CLI_EXIT_USAGE;
+            }
+            size_t n = qlen + strlen(x) + 2;
+            char *q = malloc(n);
+            if (!q || !own(w, q))
+                return CLI_EXIT_FAIL;
+            snprintf(q, n, "%s%s%s", query, qlen ? "&" : "", x);
+            query = q;
+            qlen = strlen(q);
+        } else if (cli_request_option(rq, opt, x) != 1) {
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (n_pos >= 1 && !(url = expand(o, w, pos[n_pos - 1])))
+        return CLI_EXIT_FAIL;
+    if (url && o->get && !(url = with_query(w, url, query)))
+        return CLI_EXIT_FAIL;
+    if (url && cli_request_target(rq, url) != 0)
+        return CLI_EXIT_USAGE;
+    if (o->json_data) {
+        int has_accept = 0;
+        for (size_t i = 0; i < rq->n_headers; i++)
+            has_accept |= strcasecmp(rq->headers[i].name, "Accept") == 0;
+        if (!has_accept && cli_request_option(rq, 'H', "Accept: application/json") != 1)
+            return CLI_EXIT_FAIL;
+    }
+    return cli_request_finish(rq, 0);
+}
+
+/* ---- redirects (-L) ------------------------------------------------------- */
+
+static int is_redirect(long status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* Length of "scheme://host[:port]" at the start of `url`, 0 if none. */
+static size_t origin_len(const char *url)
+{
+    const char *p = strstr(url, "://");
+    if (!p || strcspn(url, "/?#") < (size_t)(p - url))
+        return 0;
+    p += 3;
+    return (size_t)(p + strcspn(p, "/?#") - url);
+}
+
+/* The full URL a request target means (a path goes after the base URL). */
+static char *effective_url(call_opts *o, owned *w, const char *target)
+{
+    if (target[0] != '/')
+        return own(w, strdup(target));
+    const char *base = cli_config_get(&o->co.cfg, "base_url", NULL, 0);
+    size_t bl = base ? strlen(base) : 0;
+    while (bl && base[bl - 1] == '/')
+        bl--;
+    size_t n = bl + strlen(target) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%.*s%s", (int)bl, base ? base : "", target);
+    return own(w, s);
+}
+
+/* Location resolved against the URL it answered (RFC 3986, the usual forms). */
+static char *resolve_location(owned *w, const char *cur, const char *loc)
+{
+    size_t ol = origin_len(cur), n;
+    char *s;
+    if (origin_len(loc))
+        return own(w, strdup(loc));
+    if (loc[0] == '/' && loc[1] == '/') { /* scheme-relative */
+        size_t sl = (size_t)(strstr(cur, "://") - cur) + 1;
+        n = sl + strlen(loc) + 1;
+        if ((s = malloc(n)))
+            snprintf(s, n, "%.*s%s", (int)sl, cur, loc);
+        return own(w, s);
+    }
+    size_t keep = ol;
+    if (loc[0] != '/') { /* relative: beside the current path */
+        size_t path_end = ol + strcspn(cur + ol, "?#");
+        keep = path_end;
+        while (keep > ol && cur[keep - 1] != '/')
+            keep--;
+    }
+    n = keep + strlen(loc) + 2;
+    if ((s = malloc(n)))
+        snprintf(s, n, "%.*s%s%s", (int)keep, cur, (loc[0] != '/' && keep == ol) ? "/" : "", loc);
+    return own(w, s);
+}
+
+/* Point `rq` at the Location of `resp`: 0, or the exit status (printed). */
+static int next_hop(owned *w, cli_request *rq, const char **url, const taap_http_response *resp)
+{
+    const char *loc = taap_http_response_header(resp, "Location");
+    if (!loc || !*loc) {
+        cli_errorf("HTTP %ld without a Location header: nothing to follow", resp->status);
+        return CLI_EXIT_FAIL;
+    }
+    char *next = resolve_location(w, *url, loc);
+    if (!next)
+        return CLI_EXIT_FAIL;
+    size_t a = origin_len(*url), b = origin_len(next);
+    if (a != b || strncasecmp(*url, next, a) != 0) {
+        cli_errorf("redirect to %s refused: it leaves %.*s, and the access token would go "
+                   "with it (call that URL yourself if you trust it)", next, (int)a, *url);
+        return CLI_EXIT_FAIL;
+    }
+    int to_get = resp->status == 303 ||
+                 ((resp->status == 301 || resp->status == 302) && strcmp(rq->req.method, "POST") == 0);
+    if (to_get && strcmp(rq->req.method, "HEAD") != 0) {
+        rq->req.method = "GET";
+        rq->req.body.kind = TAAP_BODY_NONE;
+    } else if (rq->req.body.kind == TAAP_BODY_CALLBACK) {
+        cli_errorf("HTTP %ld asks to send the body again, but it came from stdin and is gone",
+                   resp->status);
+        return CLI_EXIT_FAIL;
+    }
+    rq->req.target = next;
+    *url = next;
+    return 0;
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+static int write_body(const taap_http_response *r, FILE *out, int tty)
 {
     const char *ct = taap_http_response_header(r, "Content-Type");
-    return ct && (strstr(ct, "json") != NULL);
-}
-
-static void print_headers(const taap_http_response *r, FILE *out)
-{
-    fprintf(out, "%s\r\n", r->status_line ? r->status_line : "HTTP/1.1");
-    for (size_t i = 0; i < r->n_headers; i++)
-        fprintf(out, "%s: %s\r\n", r->headers[i].name, r->headers[i].value);
-    fputs("\r\n", out);
-}
-
-static int write_body(const taap_http_response *r, FILE *out, int pretty)
-{
-    if (pretty && json_content(r) && r->body_len) {
+    if (tty && ct && strstr(ct, "json") && r->body_len) {
         json_error_t je;
         json_t *o = json_loadb(r->body, r->body_len, 0, &je);
         char *txt = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
@@ -107,204 +449,154 @@ static int write_body(const taap_http_response *r, FILE *out, int pretty)
     }
     if (r->body_len && fwrite(r->body, 1, r->body_len, out) != r->body_len)
         return -1;
-    if (pretty && r->body_len && r->body[r->body_len - 1] != '\n')
+    /* On a terminal the prompt (or `; echo`) starts on its own line. */
+    if (tty && r->body_len && r->body[r->body_len - 1] != '\n')
         fputc('\n', out);
     return 0;
 }
 
-int cmd_call(int argc, char **argv)
+static FILE *open_out(const char *path, int *is_stdout)
 {
-    static const struct option longopts[] = {
-        CLI_REQUEST_LONGOPTS,
-        CLI_CLIENT_LONGOPTS,
-        {"output", required_argument, NULL, 'o'},
-        {"include", no_argument, NULL, 'i'},
-        {"fail", no_argument, NULL, 'f'},
-        {"retry", required_argument, NULL, OPT_RETRY},
-        {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
-        {0, 0, 0, 0},
-    };
-    cli_client_opts co;
-    if (cli_client_init(&co) != 0)
-        return CLI_EXIT_FAIL;
-    deferred *defs = calloc((size_t)argc + 1, sizeof *defs);
-    char **owned = calloc((size_t)argc + 2, sizeof *owned);
-    size_t n_defs = 0, n_owned = 0;
-    const char *outfile = NULL;
-    int include = 0, fail = 0, c, rc = 0;
-    long retries = 0;
-    double retry_delay = 1.0;
+    *is_stdout = !path || strcmp(path, "-") == 0;
+    if (!path || *is_stdout)
+        return stdout;
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        cli_errorf("%s: %s", path, strerror(errno));
+    return f;
+}
+
+/* ---- run ------------------------------------------------------------------ */
+
+static int run_call(call_opts *o)
+{
+    owned w = {calloc((size_t)o->n_defs * 2 + 16 + CALL_MAX_REDIRS * 4, sizeof(char *)), 0,
+               (size_t)o->n_defs * 2 + 16 + CALL_MAX_REDIRS * 4};
     cli_request rq;
     cli_request_init(&rq);
     taap_client *cl = NULL;
     taap_http_response *resp = NULL;
-    FILE *out = NULL;
-    if (!defs || !owned) {
+    FILE *out = NULL, *dump = NULL;
+    int out_stdout = 1, dump_stdout = 0, rc;
+    call_progress prog = {0};
+    long max_redirs = o->max_redirs >= 0 ? o->max_redirs : CALL_MAX_REDIRS;
+    if (!w.v) {
         cli_errorf("out of memory");
-        rc = CLI_EXIT_FAIL;
+        return CLI_EXIT_FAIL;
+    }
+    if ((rc = cli_client_load(&o->co)) != 0 || (rc = build_request(o, &w, &rq)) != 0)
         goto done;
+    o->co.retries = (unsigned)o->retries;
+    o->co.retry_delay_ms = (unsigned)(o->retry_delay * 1000.0);
+    int show_errors = !o->silent || o->show_error;
+    if (!o->silent && isatty(STDERR_FILENO) &&
+        (rq.req.body.kind == TAAP_BODY_FILE || rq.req.body.kind == TAAP_BODY_CALLBACK)) {
+        o->co.progress = call_progress_hook;
+        o->co.progress_ctx = &prog;
     }
-
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":" CLI_REQUEST_SHORTOPTS CLI_CLIENT_SHORTOPTS "o:if", longopts,
-                            NULL)) != -1) {
-        switch (c) {
-        case 'X': case 'H': case 'd':
-        case CLI_REQ_OPT_DATA_BINARY: case CLI_REQ_OPT_DATA_RAW: case CLI_REQ_OPT_URL:
-            /* Applied after the settings are loaded, so {{NAME}} can be expanded. */
-            defs[n_defs].opt = c;
-            defs[n_defs++].arg = optarg;
-            break;
-        case 'o': outfile = optarg; break;
-        case 'i': include = 1; break;
-        case 'f': fail = 1; break;
-        case OPT_RETRY: {
-            char *end = NULL;
-            errno = 0;
-            retries = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || retries < 0 || retries > 100) {
-                cli_errorf("--retry: '%s' is not a count from 0 to 100", optarg);
-                rc = CLI_EXIT_USAGE;
-                goto done;
-            }
-            break;
-        }
-        case OPT_RETRY_DELAY: {
-            char *end = NULL;
-            errno = 0;
-            retry_delay = strtod(optarg, &end);
-            if (errno || end == optarg || *end || retry_delay < 0 || retry_delay > 600) {
-                cli_errorf("--retry-delay: '%s' is not a number of seconds from 0 to 600", optarg);
-                rc = CLI_EXIT_USAGE;
-                goto done;
-            }
-            break;
-        }
-        default:
-            if ((rc = cli_client_take(&co, c, optarg, argv, longopts)) != 0)
-                goto done;
-        }
-    }
-    /* GNU getopt has moved the positionals ([METHOD] URL) to the end. */
-    for (; optind < argc; optind++) {
-        defs[n_defs].opt = 0;
-        defs[n_defs++].arg = argv[optind];
-    }
-
-    if ((rc = cli_client_load(&co)) != 0)
+    if ((rc = cli_client_make(&o->co, &cl)) != 0)
         goto done;
-
-    /* Positionals: [METHOD] URL. */
-    const char *pos[2] = {NULL, NULL};
-    size_t n_pos = 0;
-    for (size_t i = 0; i < n_defs; i++)
-        if (defs[i].opt == 0) {
-            if (n_pos == 2) {
-                cli_errorf("too many arguments: give [METHOD] URL");
-                rc = CLI_EXIT_USAGE;
-                goto done;
-            }
-            pos[n_pos++] = defs[i].arg;
-        }
-    if (n_pos == 2 && !is_method_word(pos[0])) {
-        cli_errorf("'%s' is not a method: give [METHOD] URL (METHOD in capitals)", pos[0]);
-        rc = CLI_EXIT_USAGE;
-        goto done;
-    }
-    if (n_pos == 2 && cli_request_option(&rq, 'X', pos[0]) != 1) {
-        rc = CLI_EXIT_USAGE;
-        goto done;
-    }
-    for (size_t i = 0; i < n_defs; i++) {
-        if (defs[i].opt == 0)
-            continue;
-        char *x = cli_client_expand(&co, defs[i].arg);
-        if (!x) {
-            rc = CLI_EXIT_FAIL;
-            goto done;
-        }
-        owned[n_owned++] = x;
-        int t = defs[i].opt == CLI_REQ_OPT_URL ? (cli_request_target(&rq, x) == 0 ? 1 : -1)
-                                               : cli_request_option(&rq, defs[i].opt, x);
-        if (t != 1) {
-            rc = CLI_EXIT_USAGE;
-            goto done;
-        }
-    }
-    if (n_pos >= 1) {
-        char *x = cli_client_expand(&co, pos[n_pos - 1]);
-        if (!x) {
-            rc = CLI_EXIT_FAIL;
-            goto done;
-        }
-        owned[n_owned++] = x;
-        if (cli_request_target(&rq, x) != 0) {
-            rc = CLI_EXIT_USAGE;
-            goto done;
-        }
-    }
-    if ((rc = cli_request_finish(&rq, 0)) != 0)
-        goto done;
-    co.retries = (unsigned)retries;
-    co.retry_delay_ms = (unsigned)(retry_delay * 1000.0);
-    if ((rc = cli_client_make(&co, &cl)) != 0)
-        goto done;
-
-    if (outfile) {
-        out = fopen(outfile, "wb");
-        if (!out) {
-            cli_errorf("%s: %s", outfile, strerror(errno));
-            rc = TAAP_E_IO;
-            goto done;
-        }
-    }
-    int tty = isatty(STDOUT_FILENO);
-    /* Stream to the file, or to stdout when nothing needs the whole body
-     * first (pretty-printing on a terminal, -i headers before the body). */
-    FILE *sink = out ? out : (!tty && !include ? stdout : NULL);
-    taap_error err = TAAP_ERROR_INIT;
-    taap_client_result res;
-    taap_code tc = taap_client_request(cl, &rq.req, sink, &resp, &res, &err);
-    if (tc != TAAP_OK) {
-        rc = cli_report(&err);
-        goto done;
-    }
-    if (include)
-        print_headers(resp, out ? out : stdout);
-    int is_error = resp->status >= 400;
-    if (!resp->body_streamed && !(is_error && fail)) {
-        if (write_body(resp, out ? out : stdout, tty && !out) != 0) {
-            cli_errorf("writing the response failed: %s", strerror(errno));
-            rc = TAAP_E_IO;
-            goto done;
-        }
-    }
-    if (fflush(stdout) != 0 || (out && fflush(out) != 0)) {
-        cli_errorf("writing the response failed: %s", strerror(errno));
+    if (!(out = open_out(o->outfile, &out_stdout)) ||
+        (o->dump_header && !(dump = open_out(o->dump_header, &dump_stdout)))) {
         rc = TAAP_E_IO;
         goto done;
     }
-    if (is_error) {
+    int tty = out_stdout && isatty(STDOUT_FILENO);
+    /* Stream the body unless something needs it whole first: pretty
+     * printing, headers before it, a JSON report, or redirect hops whose
+     * bodies are not the answer. */
+    FILE *sink = (tty || o->include || o->head || o->json_output || o->location) ? NULL : out;
+    const char *url = effective_url(o, &w, rq.req.target);
+    if (!url) {
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    call_result res = {.method = rq.req.method};
+    int64_t t0 = call_now_ns();
+    prog.start_ns = t0;
+    for (long hop = 0;; hop++) {
+        taap_error err = TAAP_ERROR_INIT;
+        taap_http_response_free(resp);
+        resp = NULL;
+        if (taap_client_request(cl, &rq.req, sink, &resp, NULL, &err) != TAAP_OK) {
+            call_progress_end(&prog);
+            rc = show_errors ? cli_report(&err) : (int)err.code;
+            goto done;
+        }
+        if (dump)
+            call_print_headers(dump, resp);
+        if (!o->location || !is_redirect(resp->status))
+            break;
+        if (hop == max_redirs) {
+            cli_errorf("stopped after %ld redirects (--max-redirs)", max_redirs);
+            rc = CLI_EXIT_FAIL;
+            goto done;
+        }
+        if ((rc = next_hop(&w, &rq, &url, resp)) != 0)
+            goto done;
+        res.redirects++;
+    }
+    call_progress_end(&prog);
+    res.time_total = (double)(call_now_ns() - t0) / 1e9;
+    res.resp = resp;
+    res.url_effective = url;
+    res.method = rq.req.method;
+    int is_error = resp->status >= 400;
+    rc = is_error && !(o->curl_exit && !o->fail) ? CLI_EXIT_HTTP_STATUS : 0;
+    res.exit_status = rc;
+    if (o->json_output) {
+        if (call_print_json(out, &res) != 0)
+            rc = TAAP_E_IO;
+    } else {
+        if (o->include || o->head)
+            call_print_headers(out, resp);
+        if (!o->head && !resp->body_streamed && !(is_error && o->fail == CALL_FAIL) &&
+            write_body(resp, out, tty) != 0)
+            rc = TAAP_E_IO;
+    }
+    if (o->write_out && call_write_out(stdout, o->write_out, &res) != 0)
+        rc = TAAP_E_IO;
+    if (fflush(stdout) != 0 || fflush(out) != 0 || (dump && fflush(dump) != 0)) {
+        cli_errorf("writing the response failed: %s", strerror(errno));
+        rc = TAAP_E_IO;
+    }
+    if (is_error && show_errors) {
         char msg[400];
         taap_error_body_message(resp->body, resp->body_len, msg, sizeof msg);
         cli_errorf("HTTP %ld %s%s%s", resp->status, taap_status_meaning(resp->status),
                    msg[0] ? " — server says: " : "", msg);
-        rc = CLI_EXIT_HTTP_STATUS;
     }
 
 done:
-    if (out && fclose(out) != 0 && rc == 0) {
-        cli_errorf("%s: %s", outfile, strerror(errno));
+    if (out && !out_stdout && fclose(out) != 0 && rc == 0) {
+        cli_errorf("%s: %s", o->outfile, strerror(errno));
+        rc = TAAP_E_IO;
+    }
+    if (dump && !dump_stdout && dump != stdout && fclose(dump) != 0 && rc == 0) {
+        cli_errorf("%s: %s", o->dump_header, strerror(errno));
         rc = TAAP_E_IO;
     }
     taap_http_response_free(resp);
     taap_client_free(cl);
     cli_request_free(&rq);
-    for (size_t i = 0; owned && i < n_owned; i++)
-        free(owned[i]);
-    free(owned);
-    free(defs);
-    cli_client_free(&co);
+    for (size_t i = 0; i < w.n; i++)
+        free(w.v[i]);
+    free(w.v);
+    return rc;
+}
+
+int cmd_call(int argc, char **argv)
+{
+    call_opts o = {.retry_delay = 1.0, .max_redirs = -1};
+    if (cli_client_init(&o.co) != 0)
+        return CLI_EXIT_FAIL;
+    int rc = CLI_EXIT_FAIL;
+    o.defs = calloc((size_t)argc + 1, sizeof *o.defs);
+    if (!o.defs)
+        cli_errorf("out of memory");
+    else if ((rc = parse_call(argc, argv, &o)) == 0)
+        rc = run_call(&o);
+    free(o.defs);
+    cli_client_free(&o.co);
     return rc;
 }

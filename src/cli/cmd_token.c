@@ -14,7 +14,7 @@
 const char cmd_token_help[] =
     "usage: taap token [--profile P] [--base-url URL] [--client-id ID] [--secret-env VAR|\n"
     "                  --secret-file F] [--key FILE] [--force-refresh] [--forget] [--json]\n"
-    "                  [--show-token]\n"
+    "                  [--show-token] [--print]\n"
     "\n"
     "Get an OAuth 2.0 access token the TAAP way (Quick Start Step F 1-5): POST to the\n"
     "token endpoint with HTTP Basic client credentials and a fresh PoP token over\n"
@@ -23,14 +23,17 @@ const char cmd_token_help[] =
     "until 60 s before it expires; `taap call` uses the same cache.\n"
     "\n"
     "Prints the token type, when it expires and its scope. The token is printed only\n"
-    "with --show-token (it is a credential: keep it out of logs).\n"
+    "with --print or --show-token (it is a credential: keep it out of logs).\n"
     "\n"
     "Options:\n"
     "  --force-refresh         ignore the cached token and get a new one\n"
     "  --forget                delete the cached token and exit\n"
     "  --json                  one JSON object: token_type, expires_in, expires_at, scope,\n"
     "                          source, client_id (+ access_token, id_token with --show-token)\n"
-    "  --show-token            also print the access token (and the ID token)\n"
+    "  --print                 print only the access token, on one line, for scripts:\n"
+    "                          curl -H \"Authorization: Bearer $(taap token --print)\" …\n"
+    "                          (--show-token alone does the same)\n"
+    "  --show-token            with --json: add access_token and id_token to it\n"
     "\n"
     CLI_CLIENT_FLAGS_HELP
     "\n"
@@ -42,7 +45,7 @@ const char cmd_token_help[] =
     "  TAAP_CLIENT_SECRET=... taap token --base-url http://127.0.0.1:8080 \\\n"
     "      --client-id $ID --key private-key.pem\n";
 
-enum { OPT_FORCE = 0x2301, OPT_JSON, OPT_SHOW, OPT_FORGET };
+enum { OPT_FORCE = 0x2301, OPT_JSON, OPT_SHOW, OPT_FORGET, OPT_PRINT };
 
 static void iso8601(int64_t t, char *out, size_t cap)
 {
@@ -62,12 +65,13 @@ int cmd_token(int argc, char **argv)
         {"forget", no_argument, NULL, OPT_FORGET},
         {"json", no_argument, NULL, OPT_JSON},
         {"show-token", no_argument, NULL, OPT_SHOW},
+        {"print", no_argument, NULL, OPT_PRINT},
         {0, 0, 0, 0},
     };
     cli_client_opts co;
     if (cli_client_init(&co) != 0)
         return CLI_EXIT_FAIL;
-    int force = 0, json = 0, show = 0, forget = 0, c, rc = 0;
+    int force = 0, json = 0, show = 0, forget = 0, print_only = 0, c, rc = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":" CLI_CLIENT_SHORTOPTS, longopts, NULL)) != -1) {
@@ -75,6 +79,7 @@ int cmd_token(int argc, char **argv)
         case OPT_FORCE: force = 1; break;
         case OPT_JSON: json = 1; break;
         case OPT_SHOW: show = 1; break;
+        case OPT_PRINT: print_only = 1; break;
         case OPT_FORGET: forget = 1; break;
         default:
             if ((rc = cli_client_take(&co, c, optarg, argv, longopts)) != 0) {
@@ -114,7 +119,10 @@ int cmd_token(int argc, char **argv)
     iso8601(tok->expires_at, when, sizeof when);
     const char *source = from_cache ? "cache" : "token endpoint";
     const char *cid = taap_settings_get(co.cfg.settings, "client_id", NULL);
-    if (json) {
+    /* Only the token (as `gh auth token`): --print, or --show-token alone. */
+    if (print_only || (show && !json)) {
+        puts(tok->access_token);
+    } else if (json) {
         json_t *o = json_pack("{s:s,s:I,s:s,s:s?,s:s,s:s,s:s}", "token_type",
                               tok->token_type ? tok->token_type : "Bearer", "expires_in",
                               (json_int_t)left, "expires_at", when, "scope", tok->scope, "source",
@@ -137,13 +145,8 @@ int cmd_token(int argc, char **argv)
         printf("token_type:   %s\n", tok->token_type ? tok->token_type : "Bearer");
         printf("expires_in:   %lld s (at %s)\n", (long long)left, when);
         printf("scope:        %s\n", tok->scope ? tok->scope : "(not stated)");
-        if (!show)
-            printf("id_token:     %s\n", tok->id_token ? "received (--show-token prints it)" : "none");
+        printf("id_token:     %s\n", tok->id_token ? "received (--json --show-token prints it)" : "none");
         printf("source:       %s\n", source);
-        if (show) {
-            printf("access_token: %s\n", tok->access_token);
-            printf("id_token:     %s\n", tok->id_token ? tok->id_token : "none");
-        }
     }
     taap_oauth_token_free(tok);
     taap_client_free(cl);

@@ -32,7 +32,9 @@ TOKEN=$(jq -r .access_token "$tmp/out")
 check_eq "--show-token gives a JWT" "$(echo "$TOKEN" | tr -cd . | wc -c)" 2
 check_eq "--show-token id_token" "$(jq -r 'has("id_token")' "$tmp/out")" true
 $TAAP token $C --show-token >"$tmp/out" 2>"$tmp/err"
-check_grep "--show-token text" "^access_token: $TOKEN" "$tmp/out"
+check_eq "--show-token alone prints only the token" "$(cat "$tmp/out")" "$TOKEN"
+$TAAP token $C --print >"$tmp/out" 2>"$tmp/err"
+check_eq "--print prints only the token" "$(cat "$tmp/out")" "$TOKEN"
 
 $TAAP token $C --force-refresh --json >"$tmp/out" 2>"$tmp/err"
 check_rc "--force-refresh" $? 0
