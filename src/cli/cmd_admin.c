@@ -222,6 +222,15 @@ static char *read_key(const char *file, size_t *len)
         cli_errorf("%s: %s", file, n > cap ? "larger than 64 KiB, not a public key" : "empty");
         return NULL;
     }
+    p[n] = '\0';
+    /* A private key never leaves this machine, not even to be refused. */
+    if (memmem(p, n, "PRIVATE KEY-----", 16)) {
+        OPENSSL_cleanse(p, n);
+        free(p);
+        cli_errorf("%s is a PRIVATE key: it was not sent. Register the public key (taap keygen "
+                   "wrote it as public-key.pem; or: openssl pkey -in %s -pubout)", file, file);
+        return NULL;
+    }
     *len = n;
     return p;
 }

@@ -17,7 +17,7 @@ const char cmd_profile_help[] =
     "                         --insecure-store-secret] [--key FILE]\n"
     "                        [--passphrase-env VAR | --passphrase-file F | --passphrase-prompt]\n"
     "                        [--id-token] [--cnf] [--cacert F] [--var NAME=VALUE]… [--unset KEY]…\n"
-    "       taap profile list\n"
+    "       taap profile list [--json]\n"
     "       taap profile show NAME [--json]\n"
     "       taap profile remove NAME\n"
     "\n"
@@ -72,6 +72,45 @@ static int set(taap_profiles *p, const char *name, const char *key, const char *
     return 0;
 }
 
+/* --base-url: http:// or https:// and a host, no spaces. 0, or 1 after
+ * saying what is wrong. */
+static int check_base_url(const char *u)
+{
+    size_t scheme = strncmp(u, "https://", 8) == 0 ? 8 : strncmp(u, "http://", 7) == 0 ? 7 : 0;
+    if (!scheme) {
+        cli_errorf("--base-url '%s': give an http:// or https:// URL, e.g. "
+                   "https://api.t-mobile.com", u);
+        return 1;
+    }
+    if (!u[scheme] || strchr("/:?#", u[scheme]) || strpbrk(u, " \t\r\n")) {
+        cli_errorf("--base-url '%s': no host after %.*s (or a space in it)", u, (int)scheme, u);
+        return 1;
+    }
+    return 0;
+}
+
+/* --key: a readable file that holds a private key (a public key given by
+ * mistake is the common slip). Encrypted keys pass: the passphrase is asked
+ * for at use. 0, or the exit status after saying why. */
+static int check_key_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_errorf("--key %s: cannot be read", path);
+        return TAAP_E_IO;
+    }
+    char head[4096];
+    size_t n = fread(head, 1, sizeof head - 1, f);
+    fclose(f);
+    head[n] = '\0';
+    if (strstr(head, "PUBLIC KEY-----")) {
+        cli_errorf("--key %s is a public key: a profile needs the private key (taap keygen "
+                   "wrote it as private-key.pem)", path);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
 static int cmd_add(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -108,7 +147,9 @@ static int cmd_add(int argc, char **argv)
     opterr = 0;
     while (rc == 0 && (c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
         switch (c) {
-        case P_BASE: rc = set(p, name, "base_url", optarg); break;
+        case P_BASE:
+            rc = check_base_url(optarg) ? CLI_EXIT_USAGE : set(p, name, "base_url", optarg);
+            break;
         case P_TOKEN_PATH: rc = set(p, name, "token_path", optarg); break;
         case P_CLIENT_ID: rc = set(p, name, "client_id", optarg); break;
         case P_SECRET_ENV:
@@ -159,7 +200,8 @@ static int cmd_add(int argc, char **argv)
                 rc = CLI_EXIT_USAGE;
                 break;
             }
-            rc = set(p, name, "private_key", abs);
+            if ((rc = check_key_file(abs)) == 0)
+                rc = set(p, name, "private_key", abs);
             break;
         }
         case P_PASS_ENV:
@@ -289,18 +331,38 @@ int cmd_profile(int argc, char **argv)
     taap_profiles *p = NULL;
     int rc;
     if (strcmp(sub, "list") == 0) {
-        if (argc != 2) {
-            cli_errorf("usage: taap profile list");
+        int json = argc == 3 && strcmp(argv[2], "--json") == 0;
+        if (argc != 2 && !json) {
+            cli_errorf("usage: taap profile list [--json]");
             return CLI_EXIT_USAGE;
         }
         if ((rc = load(&p)) != 0)
             return rc;
         size_t n;
         const char *const *names = taap_profiles_names(p, &n);
-        for (size_t i = 0; i < n; i++)
-            puts(names[i]);
+        if (json) {
+            /* [{"name", "base_url", "client_id"}…]: never a secret */
+            json_t *a = json_array();
+            for (size_t i = 0; a && i < n; i++) {
+                json_t *o = json_pack("{ss}", "name", names[i]);
+                const char *k, *v;
+                for (size_t j = 0; o && taap_profiles_entry(p, names[i], j, &k, &v); j++)
+                    if (!strcmp(k, "base_url") || !strcmp(k, "client_id"))
+                        json_object_set_new(o, k, json_string(v));
+                json_array_append_new(a, o);
+            }
+            char *txt = a ? json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+            json_decref(a);
+            if (txt)
+                puts(txt);
+            free(txt);
+            rc = txt ? 0 : CLI_EXIT_FAIL;
+        } else {
+            for (size_t i = 0; i < n; i++)
+                puts(names[i]);
+        }
         taap_profiles_free(p);
-        return 0;
+        return rc;
     }
     if (strcmp(sub, "remove") == 0 || strcmp(sub, "rm") == 0) {
         if (argc != 3) {

@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <jansson.h>
 
@@ -45,7 +49,9 @@ const char cmd_serve_help[] =
     "                          secret, Connectivity subscription, one kit), print it, serve\n"
     "  --init-only             the same, then exit\n"
     "  --init-key FILE         also register this public key (PEM) for demo-app\n"
-    "  --json                  print the seeded account as one JSON object\n"
+    "  --json                  print exactly one JSON object on stdout once listening\n"
+    "                          (url, port, admin_token_file, admin_token when new,\n"
+    "                          account with --init); every other line goes to stderr\n"
     "\n"
     "PoP and token policy:\n"
     "  --leeway S              clock skew allowed for PoP tokens (default 10)\n"
@@ -62,8 +68,9 @@ const char cmd_serve_help[] =
     "                          on every use\n"
     "\n"
     "Output: the admin token when it is first generated, the seeded account with --init,\n"
-    "then \"listening on http://ADDR:PORT\" on stdout. Exit status 0 after a clean stop,\n"
-    "1 when the server cannot start, 2 on a usage error.\n";
+    "then \"listening on http://ADDR:PORT\" on stdout. A busy --port is found before the\n"
+    "database is touched. Exit status 0 after a clean stop, 60 when the server cannot\n"
+    "start (address in use), 1 other start failures, 2 on a usage error.\n";
 
 enum {
     OPT_LISTEN = 256, OPT_PORT_FILE, OPT_DB, OPT_ADMIN_TOKEN_FILE, OPT_THREADS, OPT_NO_LOG,
@@ -104,12 +111,8 @@ static int add_parts(char ***list, size_t *n, const char *arg)
     return 1;
 }
 
-static void print_seed(const char *json_text, int as_json)
+static void print_seed(const char *json_text)
 {
-    if (as_json) {
-        printf("%s\n", json_text);
-        return;
-    }
     json_t *j = json_loads(json_text, 0, NULL);
     json_t *app = json_object_get(j, "app"), *dev = json_object_get(j, "device"),
            *key = json_object_get(j, "key");
@@ -130,6 +133,54 @@ static void print_seed(const char *json_text, int as_json)
         printf("  public key     none yet: taap admin key add demo-app public-key.pem\n");
 #undef S
     json_decref(j);
+}
+
+/* A fixed --port that is already taken fails here, before the database
+ * and the admin token are created for nothing. (The server binds for real
+ * later; this is a check, not a reservation.) */
+static int port_busy(const char *host, unsigned port)
+{
+    if (port == 0)
+        return 0;
+    struct sockaddr_in6 a6 = {0};
+    struct sockaddr_in a4 = {0};
+    int v6 = strchr(host, ':') != NULL, busy = 0;
+    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (v6) {
+        a6.sin6_family = AF_INET6;
+        a6.sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &a6.sin6_addr) == 1)
+            busy = bind(fd, (struct sockaddr *)&a6, sizeof a6) != 0 && errno == EADDRINUSE;
+    } else {
+        a4.sin_family = AF_INET;
+        a4.sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, host, &a4.sin_addr) == 1)
+            busy = bind(fd, (struct sockaddr *)&a4, sizeof a4) != 0 && errno == EADDRINUSE;
+    }
+    close(fd);
+    return busy;
+}
+
+/* --json: the one object on stdout, once the server listens. */
+static int print_json_ready(taap_server *srv, const char *url, int created, const char *seed)
+{
+    json_t *o = json_pack("{sssIss}", "url", url, "port", (json_int_t)taap_serve_port(srv),
+                          "admin_token_file", taap_serve_admin_token_path(srv));
+    if (o && created)
+        json_object_set_new(o, "admin_token", json_string(taap_serve_admin_token(srv)));
+    if (o && seed)
+        json_object_set_new(o, "account", json_loads(seed, 0, NULL));
+    char *txt = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!txt)
+        return -1;
+    printf("%s\n", txt);
+    free(txt);
+    return 0;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -284,17 +335,27 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     status = CLI_EXIT_FAIL;
+    const char *host = o.listen ? o.listen : "127.0.0.1";
+    if (port_busy(host, o.port)) {
+        cli_errorf("port %u on %s is in use: pick another --port, or --port 0 for a free one",
+                   o.port, host);
+        status = CLI_EXIT_SERVER;
+        goto out;
+    }
     taap_error err = TAAP_ERROR_INIT;
     taap_server *srv = NULL;
     int created = 0;
+    char *seed = NULL;
     if (taap_serve_open(&o, &srv, &created, &err) != TAAP_OK) {
         cli_errorf("%s", err.message);
         goto out;
     }
-    if (created)
-        printf("admin token: %s\n  (saved in %s, mode 0600; `taap admin --admin-token-file` "
-               "reads it)\n",
-               taap_serve_admin_token(srv), taap_serve_admin_token_path(srv));
+    /* With --json, stdout carries only the final object. */
+    FILE *text = as_json ? stderr : stdout;
+    if (created && !as_json)
+        fprintf(text, "admin token: %s\n  (saved in %s, mode 0600; `taap admin --admin-token-file` "
+                "reads it)\n",
+                taap_serve_admin_token(srv), taap_serve_admin_token_path(srv));
     if (init) {
         char *key = NULL, *json = NULL;
         size_t key_len = 0;
@@ -318,24 +379,36 @@ int cmd_serve(int argc, char **argv)
             taap_serve_close(srv);
             goto out;
         }
-        print_seed(json, as_json);
-        free(json);
         if (init_only) {
+            if (as_json)
+                printf("%s\n", json);
+            else
+                print_seed(json);
+            free(json);
             fflush(stdout);
             taap_serve_close(srv);
             status = CLI_EXIT_OK;
             goto out;
         }
+        if (!as_json)
+            print_seed(json);
+        seed = json;
     }
     if (taap_serve_start(srv, &err) != TAAP_OK) {
         cli_errorf("%s", err.message);
+        free(seed);
         taap_serve_close(srv);
+        status = strstr(err.message, "in use") ? CLI_EXIT_SERVER : CLI_EXIT_FAIL;
         goto out;
     }
-    const char *host = o.listen ? o.listen : "127.0.0.1";
     int v6 = strchr(host, ':') != NULL;
-    printf("listening on http://%s%s%s:%u\n", v6 ? "[" : "", host, v6 ? "]" : "",
-           taap_serve_port(srv));
+    char url[300];
+    snprintf(url, sizeof url, "http://%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "",
+             taap_serve_port(srv));
+    fprintf(text, "listening on %s\n", url);
+    if (as_json && print_json_ready(srv, url, created, seed) != 0)
+        cli_errorf("cannot encode the --json object");
+    free(seed);
     fflush(stdout);
     int sig = 0;
     sigwait(&sigs, &sig);

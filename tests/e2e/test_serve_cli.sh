@@ -24,12 +24,14 @@ start() {
   : > out.txt
   while IFS= read -r -t 30 line <&3; do
     printf '%s\n' "$line" >> out.txt
-    case $line in "listening on "*) break ;; esac
+    case $line in "listening on "*|"{"*) break ;; esac
   done
-  grep -q '^listening on http://127.0.0.1:' out.txt || fail "server did not start"
   port=$(cat port)
   base=http://127.0.0.1:$port
-  [ "$base" = "$(sed -n 's/^listening on //p' out.txt)" ] || fail "port file and banner disagree"
+  # --json: the one object on stdout carries the URL; else the banner does.
+  banner=$(sed -n 's/^listening on //p' out.txt)
+  [ -n "$banner" ] || banner=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' out.txt)
+  [ "$base" = "$banner" ] || fail "server did not start, or port file and banner disagree"
 }
 stop() {
   kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
@@ -49,7 +51,11 @@ chmod 640 open.token
 timeout 10 "$taap" serve --port 0 --admin-token-file open.token >/dev/null 2>&1 && fail "0640 admin token file used"
 
 start --init --json --init-key public-key.pem
-grep -q '^admin token: ' out.txt || fail "admin token not printed on first start"
+# --json: exactly one JSON object on stdout, everything else on stderr
+kill -0 "$pid" || fail "server gone"
+[ "$(wc -l < out.txt)" -eq 1 ] || fail "--json: more than one line on stdout: $(cat out.txt)"
+grep -q '^listening on ' serve.log || fail "--json: listening line not on stderr"
+grep -q '"admin_token":"' out.txt || fail "admin token not in the --json object on first start"
 [ "$(stat -c %a serve.db.admin-token)" = 600 ] || fail "admin token file not 0600"
 [ "$(stat -c %a serve.db)" = 600 ] || fail "database not 0600"
 seed=$(grep '^{' out.txt)
@@ -65,8 +71,14 @@ kid=$(admin key list sensors | awk 'NR==2 {print $1}')
 [ ${#kid} -eq 16 ] || fail "key list"
 admin kit activate --app sensors | grep -q 'ICCID   89' || fail "kit activate"
 admin device list --account acme | grep -q ' acme$' || fail "device list"
+posts=$(grep -c 'POST /devedge/v1/apps/sensors/keys' serve.log)
 err=$(admin key add sensors private-key.pem 2>&1); rc=$?
-[ $rc -eq 1 ] && printf '%s' "$err" | grep -q 'PRIVATE key' || fail "private key not refused: $rc $err"
+[ $rc -eq 1 ] && printf '%s' "$err" | grep -q 'PRIVATE key: it was not sent' || fail "private key not refused: $rc $err"
+[ "$(grep -c 'POST /devedge/v1/apps/sensors/keys' serve.log)" = "$posts" ] || fail "the private key was uploaded"
+# A busy port is found before any database or admin token is made.
+"$taap" serve --port "$port" --db busy.db >/dev/null 2>busy.err; rc=$?
+[ $rc -eq 60 ] && grep -q 'in use' busy.err || fail "busy port: exit $rc $(cat busy.err)"
+[ ! -e busy.db ] && [ ! -e busy.db.admin-token ] || fail "busy port: the database was created anyway"
 admin key delete sensors "$kid" | grep -q deleted || fail "key delete"
 admin app show nope >/dev/null 2>&1; [ $? -eq 1 ] || fail "unknown app should exit 1"
 "$taap" admin --url "$base" --admin-token-file /dev/null app list >/dev/null 2>&1 && fail "empty token accepted"
