@@ -46,8 +46,13 @@ int cli_report(const taap_error *err);
 /* Set by main from the command name, used as the diagnostics prefix. */
 extern const char *cli_progname;
 
-/* 1 when colour may be used on `f` (a terminal and NO_COLOR unset). */
+/* 1 when colour may be used on `f`: a terminal, NO_COLOR unset or empty,
+ * TERM not "dumb" (cli_term.c). */
 int cli_use_color(FILE *f);
+
+/* 1 when UTF-8 symbols (box drawing, ✓ ✗) may be printed: the locale
+ * (LC_ALL, else LC_CTYPE, else LANG) names UTF-8. */
+int cli_use_unicode(void);
 
 /* Largest time a JWT claim may hold (SPEC §2.6): 9999-12-31T23:59:59Z. */
 #define CLI_MAX_EPOCH INT64_C(253402300799)

@@ -90,7 +90,8 @@ const char cmd_run_help[] =
     "      --silent                 no CLI reporter output at all (errors only)\n"
     "      --verbose                request headers and timing phases per request\n"
     "      --color on|off|auto      colour the CLI output (auto: on a terminal)\n"
-    "      --disable-unicode        draw with ASCII only\n"
+    "      --disable-unicode        draw with ASCII only (also without a UTF-8 locale,\n"
+    "                               e.g. LC_ALL=C)\n"
     "      --reporter-cli-no-summary     leave out the summary table\n"
     "      --reporter-cli-no-failures    leave out the numbered failure list\n"
     "      --reporter-cli-no-assertions  leave out the per-assertion lines\n"
@@ -174,6 +175,8 @@ typedef struct run_cli {
     taap_run_cli_style style;
     int progress, progress_shown, parallel;
     size_t failure_no;
+    size_t failures;           /* for the status line */
+    int64_t start_ns, last_ns;
     char folder[1024]; /* the folder whose header was printed last */
 } run_cli;
 
@@ -365,6 +368,37 @@ static void print_request(run_cli *c, const taap_run_event *ev)
     free(text);
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The one status line on a terminal: iteration, requests, failures, rate,
+ * ETA; redrawn at most ten times a second (and for the last request). */
+static void show_progress(run_cli *c, const taap_run_event *ev)
+{
+    const taap_run_request *q = ev->request;
+    c->failures += !q->skipped && (q->transport_error || q->config_error || !q->passed);
+    int64_t now = mono_ns();
+    if (ev->done < ev->total && now - c->last_ns < 100000000LL)
+        return;
+    c->last_ns = now;
+    double secs = (double)(now - c->start_ns) / 1e9;
+    double rate = secs > 0 ? (double)ev->done / secs : 0;
+    char eta[32] = "-";
+    if (rate > 0 && ev->total > ev->done) {
+        long left = (long)((double)(ev->total - ev->done) / rate + 0.5);
+        snprintf(eta, sizeof eta, "%ldm%02lds", left / 60, left % 60);
+    }
+    fprintf(stderr, "\r\033[Kiteration %u/%u  requests %zu/%zu  failures %zu  %.1f req/s  ETA %s",
+            q->iteration + 1, ev->iterations ? ev->iterations : 1, ev->done, ev->total,
+            c->failures, rate, eta);
+    fflush(stderr);
+    c->progress_shown = 1;
+}
+
 static void on_event(void *ctx, const taap_run_event *ev)
 {
     run_cli *c = ctx;
@@ -392,10 +426,8 @@ static void on_event(void *ctx, const taap_run_event *ev)
         break;
     case TAAP_RUN_EV_REQUEST:
         print_request(c, ev);
-        if (c->progress) {
-            fprintf(stderr, "\r\033[K[%zu/%zu] %s", ev->done, ev->total, ev->request->path);
-            c->progress_shown = 1;
-        }
+        if (c->progress)
+            show_progress(c, ev);
         break;
     case TAAP_RUN_EV_END:
         clear_progress(c);
@@ -899,6 +931,9 @@ int cmd_run(int argc, char **argv)
     o.key = key;
 
     c.style.color = c.color_mode < 0 ? cli_use_color(stdout) : c.color_mode;
+    /* ASCII also when the locale is not UTF-8 (LC_ALL=C …) */
+    c.style.ascii = c.style.ascii || !cli_use_unicode();
+    c.start_ns = mono_ns();
     c.style.verbose = c.verbose;
     c.progress = isatty(STDERR_FILENO) && !c.json_stdout && !c.silent;
     c.parallel = o.jobs > 1;

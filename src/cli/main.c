@@ -109,12 +109,6 @@ int cli_report(const taap_error *err)
     return err->code == TAAP_OK ? CLI_EXIT_FAIL : (int)err->code;
 }
 
-int cli_use_color(FILE *f)
-{
-    const char *nc = getenv("NO_COLOR");
-    return isatty(fileno(f)) && !(nc && *nc);
-}
-
 int cli_parse_epoch(const char *flag, const char *arg, int64_t *out)
 {
     char *end;
