@@ -16,7 +16,7 @@ CTEST_ARGS ?= --output-on-failure -j $(JOBS)
 TEST_OPTS  := -DTAAP_TESTS=ON -DTAAP_WERROR=ON
 
 .PHONY: all deps deps-test build demo test test-release test-asan test-clang bench fuzz \
-	memcheck soak install uninstall clean
+	memcheck soak mutate install uninstall clean
 
 all: build
 
@@ -100,6 +100,12 @@ uninstall:
 
 clean:
 	@rm -rf $(BUILD) $(TEST_BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(FUZZ_BUILD)
+
+# Mutation testing (tests/mutate/mutants.txt): each mutant planted alone,
+# its group's tests rebuilt and run, the source restored; every mutant must
+# be killed. MUTANTS="V01 J02" runs only those. Takes about an hour.
+mutate: deps
+	@sh tests/mutate/mutate.sh $(MUTANTS)
 
 # Load the emulator for SOAK_SECONDS (600) at SOAK_CONNECTIONS (32) with valid
 # tokens and PoPs, its clock 10x (the 70 s replay window passes ~85 times);

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "canon.h"
+#include "claims.h"
 #include "util.h"
 #include "jws.h"
 #include "rs256.h"
@@ -37,239 +38,6 @@ void taap_verify_info_free(taap_verify_info *info)
     info->ehts = NULL;
 }
 
-/*
- * The claims the verifier reads, from either parser below. Strings point
- * into the decoded payload (fast path) or into jansson's copy; they are
- * counted, not NUL-terminated.
- */
-typedef enum claim_kind {
-    C_MISSING = 0,
-    C_STRING,
-    C_INTEGER,
-    C_REAL,
-    C_BOOL,
-    C_NULL,
-    C_OBJECT,
-    C_ARRAY,
-} claim_kind;
-
-typedef struct claim {
-    claim_kind kind;
-    const char *s; /* C_STRING */
-    size_t len;
-    long long i;   /* C_INTEGER */
-} claim;
-
-typedef struct claims {
-    claim iat, exp, nbf, ehts, edts, jti, v;
-} claims;
-
-static claim *claim_slot(claims *c, const char *k, size_t kl)
-{
-    switch (kl) {
-    case 1:
-        return k[0] == 'v' ? &c->v : NULL;
-    case 3:
-        if (memcmp(k, "iat", 3) == 0)
-            return &c->iat;
-        if (memcmp(k, "exp", 3) == 0)
-            return &c->exp;
-        if (memcmp(k, "nbf", 3) == 0)
-            return &c->nbf;
-        if (memcmp(k, "jti", 3) == 0)
-            return &c->jti;
-        return NULL;
-    case 4:
-        if (memcmp(k, "ehts", 4) == 0)
-            return &c->ehts;
-        if (memcmp(k, "edts", 4) == 0)
-            return &c->edts;
-        return NULL;
-    }
-    return NULL;
-}
-
-/*
- * Fast path for the usual payload: one flat object whose members are
- * escape-free ASCII strings or plain integers. It never rejects: anything
- * else — an escape, a non-ASCII byte, a nested value, a real, true/false/
- * null, a duplicate name, more than 32 members, data after the object —
- * returns 0 and the payload goes to the full strict parser (jansson), which
- * decides. So what the fast path accepts is exactly what jansson would
- * accept, with the same values; it only saves the allocations.
- */
-#define FAST_MAX_MEMBERS 32
-static int is_ws(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static int fast_string(const unsigned char *p, size_t n, size_t *i, const char **s, size_t *len)
-{
-    if (*i >= n || p[*i] != '"')
-        return 0;
-    size_t start = ++*i;
-    while (*i < n) {
-        unsigned char c = p[*i];
-        if (c == '"') {
-            *s = (const char *)p + start;
-            *len = *i - start;
-            ++*i;
-            return 1;
-        }
-        if (c < 0x20 || c >= 0x80 || c == '\\')
-            return 0;
-        ++*i;
-    }
-    return 0;
-}
-
-static int fast_claims(const unsigned char *p, size_t n, claims *c)
-{
-    const char *keys[FAST_MAX_MEMBERS];
-    size_t klens[FAST_MAX_MEMBERS], nk = 0, i = 0;
-    memset(c, 0, sizeof *c);
-    while (i < n && is_ws(p[i]))
-        i++;
-    if (i >= n || p[i++] != '{')
-        return 0;
-    while (i < n && is_ws(p[i]))
-        i++;
-    if (i < n && p[i] == '}') {
-        i++;
-    } else {
-        for (;;) {
-            const char *k;
-            size_t kl;
-            while (i < n && is_ws(p[i]))
-                i++;
-            if (!fast_string(p, n, &i, &k, &kl) || nk == FAST_MAX_MEMBERS)
-                return 0;
-            for (size_t j = 0; j < nk; j++)
-                if (klens[j] == kl && memcmp(keys[j], k, kl) == 0)
-                    return 0;
-            keys[nk] = k;
-            klens[nk++] = kl;
-            while (i < n && is_ws(p[i]))
-                i++;
-            if (i >= n || p[i++] != ':')
-                return 0;
-            while (i < n && is_ws(p[i]))
-                i++;
-            claim v = {C_MISSING, NULL, 0, 0};
-            if (i < n && p[i] == '"') {
-                if (!fast_string(p, n, &i, &v.s, &v.len))
-                    return 0;
-                v.kind = C_STRING;
-            } else {
-                /* -?(0|[1-9][0-9]*), at most 18 digits, no fraction/exponent. */
-                int neg = 0;
-                if (i < n && p[i] == '-') {
-                    neg = 1;
-                    i++;
-                }
-                size_t d0 = i;
-                long long x = 0;
-                while (i < n && p[i] >= '0' && p[i] <= '9') {
-                    if (i - d0 == 18) /* a 19th digit could overflow: let jansson judge */
-                        return 0;
-                    x = x * 10 + (p[i] - '0');
-                    i++;
-                }
-                if (i == d0 || (p[d0] == '0' && i - d0 > 1))
-                    return 0;
-                if (i < n && (p[i] == '.' || p[i] == 'e' || p[i] == 'E'))
-                    return 0;
-                v.kind = C_INTEGER;
-                v.i = neg ? -x : x;
-            }
-            claim *slot = claim_slot(c, k, kl);
-            if (slot)
-                *slot = v;
-            while (i < n && is_ws(p[i]))
-                i++;
-            if (i >= n)
-                return 0;
-            if (p[i] == ',') {
-                i++;
-                continue;
-            }
-            if (p[i] == '}') {
-                i++;
-                break;
-            }
-            return 0;
-        }
-    }
-    while (i < n && is_ws(p[i]))
-        i++;
-    return i == n;
-}
-
-/* Claims from a parsed (jansson) payload; `pl` must outlive `c`. */
-static void json_claims(const json_t *pl, claims *c)
-{
-    memset(c, 0, sizeof *c);
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)pl, k, v)
-    {
-        claim *slot = claim_slot(c, k, strlen(k));
-        if (!slot)
-            continue;
-        switch (json_typeof(v)) {
-        case JSON_STRING:
-            slot->kind = C_STRING;
-            slot->s = json_string_value(v);
-            slot->len = json_string_length(v);
-            break;
-        case JSON_INTEGER:
-            slot->kind = C_INTEGER;
-            slot->i = (long long)json_integer_value(v);
-            break;
-        case JSON_REAL:
-            slot->kind = C_REAL;
-            break;
-        case JSON_TRUE:
-        case JSON_FALSE:
-            slot->kind = C_BOOL;
-            break;
-        case JSON_NULL:
-            slot->kind = C_NULL;
-            break;
-        case JSON_OBJECT:
-            slot->kind = C_OBJECT;
-            break;
-        case JSON_ARRAY:
-            slot->kind = C_ARRAY;
-            break;
-        }
-    }
-}
-
-static const char *kind_name(claim_kind k)
-{
-    switch (k) {
-    case C_OBJECT:
-        return "an object";
-    case C_ARRAY:
-        return "an array";
-    case C_STRING:
-        return "a string";
-    case C_INTEGER:
-        return "an integer";
-    case C_REAL:
-        return "a real number";
-    case C_BOOL:
-        return "a boolean";
-    case C_NULL:
-        return "null";
-    case C_MISSING:
-        break;
-    }
-    return "missing";
-}
-
 /* iat / exp / nbf: a JSON integer in 0..253402300799 (SPEC §2.6). */
 static taap_code time_claim(const claim *v, const char *name, int required, int64_t *out,
                             taap_error *err)
@@ -284,7 +52,7 @@ static taap_code time_claim(const claim *v, const char *name, int required, int6
     if (v->kind != C_INTEGER)
         return taap_fail(err, TAAP_E_CLAIMS,
                          "%s is %s; expected a JSON integer (seconds since the epoch)", name,
-                         kind_name(v->kind));
+                         claims_kind_name(v->kind));
     if (v->i < 0 || v->i > MAX_NUMERIC_DATE)
         return taap_fail(err, TAAP_E_CLAIMS, "%s is %lld; expected an integer in 0..%lld", name,
                          v->i, (long long)MAX_NUMERIC_DATE);
@@ -300,7 +68,7 @@ static taap_code string_claim(const claim *v, const char *name, taap_error *err)
                          name);
     if (v->kind != C_STRING)
         return taap_fail(err, TAAP_E_CLAIMS, "%s is %s; expected a non-empty string", name,
-                         kind_name(v->kind));
+                         claims_kind_name(v->kind));
     if (v->len == 0)
         return taap_fail(err, TAAP_E_CLAIMS, "%s is empty; expected a non-empty string", name);
     return TAAP_OK;
@@ -462,10 +230,10 @@ taap_code taap_verify(const char *token, size_t len, const taap_key *key,
     int fast_header = jws_header_fast_ok(p.header, p.header_len);
     if (!fast_header)
         rc = jws_parse_json(p.header, p.header_len, "header", TAAP_E_MALFORMED, &hdr, err);
-    if (rc == TAAP_OK && !fast_claims(p.payload, p.payload_len, &cl)) {
+    if (rc == TAAP_OK && !claims_fast(p.payload, p.payload_len, &cl)) {
         rc = jws_parse_json(p.payload, p.payload_len, "payload", TAAP_E_CLAIMS, &pl, err);
         if (rc == TAAP_OK)
-            json_claims(pl, &cl);
+            claims_from_json(pl, &cl);
     }
 
     /* 3. Header policy: RS256 only, no crit/b64, no nested JWT, typ. */
@@ -522,7 +290,7 @@ taap_code taap_verify(const char *token, size_t len, const taap_key *key,
         } else if (v->kind == C_INTEGER) {
             rc = taap_fail(err, TAAP_E_CLAIMS, "v is %lld; expected \"1\"", v->i);
         } else {
-            rc = taap_fail(err, TAAP_E_CLAIMS, "v is %s; expected \"1\"", kind_name(v->kind));
+            rc = taap_fail(err, TAAP_E_CLAIMS, "v is %s; expected \"1\"", claims_kind_name(v->kind));
         }
         goto out;
     }
