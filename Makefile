@@ -86,7 +86,7 @@ fuzz:
 	@cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DTAAP_FUZZ=ON \
 	  -DTAAP_TESTS=OFF -DTAAP_BENCH=OFF >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
-	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $${FUZZ_SECONDS:-60}
+	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $${FUZZ_SECONDS:-600}
 
 # make install [PREFIX=/usr/local] [DESTDIR=/staging]: the .pc files are
 # written for PREFIX; DESTDIR only moves where the files land.

@@ -6,7 +6,11 @@
 # sanitizer report or time-out is saved as BUILD/fuzz-artifacts/NAME-*.
 # Reproduce one with: BUILD/tests/fuzz/NAME ARTIFACT. Keep a fixed finding's
 # input as tests/fuzz/corpus/NAME/regress-<what> (replayed by `make test`).
-# Exit status: 0 when every target ran clean, 1 otherwise.
+# After a clean run the inputs that reach new coverage are merged into the
+# checked-in corpus (libFuzzer -merge=1: only what adds coverage, so the
+# corpus grows minimised); FUZZ_MERGE=0 leaves the source tree alone.
+# Runs under `nice -n 19` (a shared machine). Exit status: 0 when every
+# target ran clean, 1 otherwise.
 set -u
 build=${1:?usage: run.sh BUILD [SECONDS]}
 secs=${2:-60}
@@ -27,7 +31,7 @@ for t in "$bin"/fuzz_*; do
   echo "== $name: $secs s"
   log="$build/fuzz-artifacts/$name.log"
   # -timeout: an input slower than 10 s is a hang; -rss_limit_mb bounds memory.
-  "$t" "$work" "$src/tests/fuzz/corpus/$short" -max_total_time="$secs" -timeout=10 \
+  nice -n 19 "$t" "$work" "$src/tests/fuzz/corpus/$short" -max_total_time="$secs" -timeout=10 \
        -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
        -artifact_prefix="$build/fuzz-artifacts/$name-" $dict >"$log" 2>&1
   rc=$?
@@ -39,7 +43,13 @@ for t in "$bin"/fuzz_*; do
     grep -E 'ERROR|SUMMARY|Test unit written' "$log" | head -5 | sed 's/^/   /'
     summary="$summary\n$name: FINDING ($log)"
   else
-    summary="$summary\n$name: ok, ${execs:-?} runs, ${cov:-cov ?}"
+    added=""
+    if [ "${FUZZ_MERGE:-1}" = 1 ]; then
+      before=$(ls "$src/tests/fuzz/corpus/$short" | wc -l)
+      nice -n 19 "$t" -merge=1 "$src/tests/fuzz/corpus/$short" "$work" >"$log.merge" 2>&1
+      added=", corpus +$(( $(ls "$src/tests/fuzz/corpus/$short" | wc -l) - before ))"
+    fi
+    summary="$summary\n$name: ok, ${execs:-?} runs, ${cov:-cov ?}$added"
   fi
 done
 printf "%b\n" "$summary"

@@ -6,10 +6,11 @@
 #   TAAP_FUZZ_REQUIRES_<t>  files (relative to the source tree) that must exist
 #   TAAP_FUZZ_SERVE_<t>     ON when the target links the emulator
 #   TAAP_FUZZ_SMOKE_<t>     mutations the smoke test runs (seconds under ASan)
-set(TAAP_FUZZ_TARGETS fuzz_verify fuzz_key_public fuzz_key_private fuzz_postman fuzz_csv
-    fuzz_vars fuzz_serve)
+set(TAAP_FUZZ_TARGETS fuzz_verify fuzz_claims fuzz_key_public fuzz_key_private fuzz_postman
+    fuzz_csv fuzz_vars fuzz_serve)
 
 set(TAAP_FUZZ_REQUIRES_fuzz_verify src/core/key.c src/core/pop_verify.c src/core/jws.c)
+set(TAAP_FUZZ_REQUIRES_fuzz_claims src/core/claims.c src/core/jws.c)
 set(TAAP_FUZZ_REQUIRES_fuzz_key_public src/core/key.c)
 set(TAAP_FUZZ_REQUIRES_fuzz_key_private src/core/key.c)
 set(TAAP_FUZZ_REQUIRES_fuzz_postman include/taap/postman.h src/postman/collection.c)
@@ -19,6 +20,7 @@ set(TAAP_FUZZ_REQUIRES_fuzz_serve src/serve/taap_serve.h)
 set(TAAP_FUZZ_SERVE_fuzz_serve ON)
 
 set(TAAP_FUZZ_SMOKE_fuzz_verify 1500)
+set(TAAP_FUZZ_SMOKE_fuzz_claims 20000)
 set(TAAP_FUZZ_SMOKE_fuzz_key_public 3000)
 set(TAAP_FUZZ_SMOKE_fuzz_key_private 1500)
 set(TAAP_FUZZ_SMOKE_fuzz_postman 3000)

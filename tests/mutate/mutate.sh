@@ -22,7 +22,7 @@ case $build in /*) ;; *) build="$src/$build" ;; esac
 jobs=${MUTATE_JOBS:-2}
 
 core_tests='adversarial_verify verify_rules verify_second canon conformance pop_build replay key'
-serve_tests='serve_auth serve_cache adversarial_serve'
+serve_tests='serve_auth serve_cache serve_binding adversarial_serve'
 
 tests_of() { # group -> ctest names
   case $1 in

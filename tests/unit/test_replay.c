@@ -51,16 +51,21 @@ static taap_code use(taap_replay *r, const unsigned char *key, const char *jti, 
 
 static void semantics(int sqlite, const fixture *f)
 {
-    taap_replay *r = open_backend(sqlite, f, 3);
+    taap_replay *r = open_backend(sqlite, f, 4);
     /* First use recorded, second refused, while unexpired. */
     assert_int_equal(use(r, KEY_A, "j1", 100, 50), TAAP_OK);
     assert_int_equal(use(r, KEY_A, "j1", 100, 51), TAAP_E_REPLAY);
     assert_int_equal(use(r, KEY_A, "j1", 100, 99), TAAP_E_REPLAY);
     /* Same jti under another key is another token. */
     assert_int_equal(use(r, KEY_B, "j1", 100, 50), TAAP_OK);
+    /* Keys differing only in the last byte of the fingerprint are two
+     * namespaces too (the whole 32 bytes are compared). */
+    static const unsigned char KEY_A_LAST[32] = {1, 2, 3, [31] = 0x80};
+    assert_int_equal(use(r, KEY_A_LAST, "j1", 100, 50), TAAP_OK);
+    assert_int_equal(use(r, KEY_A_LAST, "j1", 100, 50), TAAP_E_REPLAY);
     /* jti compare is exact: a prefix or a case variant is another jti. */
     assert_int_equal(use(r, KEY_A, "J1", 100, 50), TAAP_OK);
-    /* Full of live entries (capacity 3): fail closed. */
+    /* Full of live entries (capacity 4): fail closed. */
     assert_int_equal(use(r, KEY_A, "j2", 100, 60), TAAP_E_REPLAY_STORE);
     /* A replay is still reported as such when full. */
     assert_int_equal(use(r, KEY_A, "j1", 100, 60), TAAP_E_REPLAY);

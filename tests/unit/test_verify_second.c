@@ -369,6 +369,73 @@ static void test_escaped_claims(void **state)
     free(p);
 }
 
+/* The signature must be exactly k bytes, and the verifier says so itself
+ * (not only because the RSA check fails): one byte short, one byte long. */
+static void test_signature_length(void **state)
+{
+    (void)state;
+    req_spec s = {"GET", NULL, NULL, {{0}}, 0};
+    built_req b;
+    build_req(&s, &b);
+    char *t = token(HDR_OK, EHTS_GET, NULL, &b.r, T0, T0 + 60, "s-1");
+    char *dot = strrchr(t, '.');
+    assert_non_null(dot);
+    unsigned char sig[1024];
+    size_t n = 0;
+    assert_int_equal(taap_b64url_decode(dot + 1, strlen(dot + 1), sig, &n), 0);
+    assert_int_equal(n, g_key->sig_len);
+    for (int delta = -1; delta <= 1; delta += 2) {
+        size_t head = (size_t)(dot + 1 - t);
+        char *bad = malloc(head + TAAP_B64URL_LEN(n + 1) + 1);
+        assert_non_null(bad);
+        memcpy(bad, t, head);
+        sig[n] = 0;
+        taap_b64url_encode(sig, (size_t)((long)n + delta), bad + head);
+        taap_verify_config cfg;
+        taap_verify_config_init(&cfg);
+        int64_t now = T0;
+        cfg.clock = clock_at;
+        cfg.clock_ctx = &now;
+        taap_error err = TAAP_ERROR_INIT;
+        assert_int_equal(taap_verify(bad, strlen(bad), g_key, &b.r, &cfg, NULL, &err),
+                         TAAP_E_SIGNATURE);
+        char want[64];
+        snprintf(want, sizeof want, "needs exactly %zu", n);
+        if (!strstr(err.message, want))
+            fail_msg("signature %+d byte: %s", delta, err.message);
+        free(bad);
+    }
+    free(t);
+}
+
+/* v: exactly "1" or 1; no other spelling of one, no other version. */
+static void test_v_values(void **state)
+{
+    (void)state;
+    req_spec s = {"GET", NULL, NULL, {{0}}, 0};
+    built_req b;
+    build_req(&s, &b);
+    char e[44];
+    edts_for(EHTS_GET, &b.r, e);
+    static const struct { const char *v; taap_code want; } rows[] = {
+        {"\"1\"", TAAP_OK}, {"1", TAAP_OK},
+        {"\"10\"", TAAP_E_CLAIMS}, {"\"1 \"", TAAP_E_CLAIMS}, {"\"01\"", TAAP_E_CLAIMS},
+        {"\"\"", TAAP_E_CLAIMS}, {"10", TAAP_E_CLAIMS}, {"2", TAAP_E_CLAIMS},
+        {"0", TAAP_E_CLAIMS}, {"true", TAAP_E_CLAIMS}, {"1.0", TAAP_E_CLAIMS},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char p[512];
+        snprintf(p, sizeof p,
+                 "{\"iat\":%lld,\"exp\":%lld,\"ehts\":\"%s\",\"edts\":\"%s\",\"jti\":\"v-%zu\","
+                 "\"v\":%s}",
+                 (long long)T0, (long long)T0 + 60, EHTS_GET, e, i, rows[i].v);
+        char *t = sign(HDR_OK, p);
+        if (verify_at(t, &b.r, T0, NULL) != rows[i].want)
+            fail_msg("v %s: want %s", rows[i].v, taap_code_name(rows[i].want));
+        free(t);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -399,6 +466,8 @@ int main(void)
         cmocka_unit_test(test_percent_00),
         cmocka_unit_test(test_replay_inside_leeway),
         cmocka_unit_test(test_escaped_claims),
+        cmocka_unit_test(test_v_values),
+        cmocka_unit_test(test_signature_length),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
