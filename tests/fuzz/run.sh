@@ -30,8 +30,9 @@ for t in "$bin"/fuzz_*; do
   [ -f "$src/tests/fuzz/$short.dict" ] && dict="-dict=$src/tests/fuzz/$short.dict"
   echo "== $name: $secs s"
   log="$build/fuzz-artifacts/$name.log"
-  # -timeout: an input slower than 10 s is a hang; -rss_limit_mb bounds memory.
-  nice -n 19 "$t" "$work" "$src/tests/fuzz/corpus/$short" -max_total_time="$secs" -timeout=10 \
+  # -timeout: an input slower than 60 s is a hang (generous: on a shared, loaded
+  # machine a niced fuzzer can stall for seconds); -rss_limit_mb bounds memory.
+  nice -n 19 "$t" "$work" "$src/tests/fuzz/corpus/$short" -max_total_time="$secs" -timeout=60 \
        -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
        -artifact_prefix="$build/fuzz-artifacts/$name-" $dict >"$log" 2>&1
   rc=$?
