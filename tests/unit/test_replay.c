@@ -178,6 +178,24 @@ static void test_memory_reclaim_bounded_step(void **state)
     taap_replay_free(r);
 }
 
+/* An expired entry the wheel has not reached yet (its slot holds more than
+ * one step can free) is no longer a use of its jti. */
+static void test_memory_expired_not_yet_reclaimed(void **state)
+{
+    (void)state;
+    taap_replay *r = open_backend(0, NULL, 1000);
+    char jti[32];
+    assert_int_equal(use(r, KEY_A, "first", 100, 50), TAAP_OK);
+    for (int i = 0; i < 300; i++) {
+        snprintf(jti, sizeof jti, "fill-%d", i);
+        assert_int_equal(use(r, KEY_A, jti, 100, 50), TAAP_OK);
+    }
+    assert_int_equal(use(r, KEY_A, "first", 200, 100), TAAP_OK);
+    assert_true(replay_memory_count(r) > 200); /* the slot was not swept whole */
+    assert_int_equal(use(r, KEY_A, "first", 200, 101), TAAP_E_REPLAY);
+    taap_replay_free(r);
+}
+
 /* An entry valid for longer than a turn of the wheel is passed over, not
  * dropped: still a replay hours later, freed once it expires. */
 static void test_memory_reclaim_long_lived(void **state)
@@ -387,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_memory_reclaim_follows_clock),
         cmocka_unit_test(test_memory_reclaim_bounded_step),
         cmocka_unit_test(test_memory_reclaim_long_lived),
+        cmocka_unit_test(test_memory_expired_not_yet_reclaimed),
         cmocka_unit_test_setup_teardown(test_memory_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_fork, setup, teardown),
