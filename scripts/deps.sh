@@ -5,18 +5,23 @@ set -eu
 
 # Packages by purpose (`deps.sh PURPOSE...`, default `test`):
 #   build  what `make` and `make demo` need: the compiler, CMake and the
-#          libraries taap links (the command and its emulator);
+#          libraries taap links (the command and its emulator; hiredis for
+#          the Redis replay cache);
 #   test   build + what the test suite drives: cmocka, curl, openssl, jq and
 #          node (interop), npm and the script sandbox (taap run's scripts),
 #          cppcheck and clang-tidy (static analysis), clang and its runtime
 #          (fuzzing, the clang build), valgrind (make memcheck), a
-#          headless browser and its driver (the web console's e2e test).
+#          headless browser and its driver (the web console's e2e test),
+#          Debian's nginx with its module kit nginx-dev (same version and
+#          configure signature as the binary: the gateway module is built
+#          and tested against it) and redis-server (the shared replay cache).
 #          A test whose tool is missing would be skipped, so all are installed;
 #   bench  test + the load generator and the command timer.
 BUILD_PKGS="build-essential cmake ninja-build pkg-config ca-certificates \
-libssl-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev"
+libssl-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libhiredis-dev"
 TEST_PKGS="git openssl curl sqlite3 libcmocka-dev jq cppcheck clang-tidy clang \
-libclang-rt-14-dev nodejs npm valgrind chromium chromium-driver python3-selenium"
+libclang-rt-14-dev nodejs npm valgrind chromium chromium-driver python3-selenium \
+nginx nginx-dev redis-server"
 BENCH_PKGS="wrk hyperfine"
 
 [ $# -eq 0 ] && set -- test

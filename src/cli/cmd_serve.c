@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "cli_options.h"
+#include "cli_replay.h"
 #include "taap_serve.h"
 
 const char cmd_serve_help[] =
@@ -61,6 +62,9 @@ const char cmd_serve_help[] =
     "  --resource-require PARTS  the same for API calls\n"
     "                          (default Authorization,uri,http-method,body)\n"
     "  --no-replay-check       accept a PoP token's jti more than once\n"
+    "  --replay SPEC           where used jti values are remembered: memory (default),\n"
+    "                          redis://HOST[:PORT][/DB] or unix:PATH (shared with other\n"
+    "                          servers and gateways), or a SQLite FILE\n"
     "  --token-lifetime S      access/ID token lifetime (default 3600)\n"
     "  --secret-iterations N   PBKDF2 iterations for new client secrets (default 210000)\n"
     "  --clock-offset S        add S seconds (may be negative) to the server's clock\n"
@@ -76,7 +80,8 @@ enum {
     OPT_LISTEN = 256, OPT_PORT_FILE, OPT_DB, OPT_ADMIN_TOKEN_FILE, OPT_THREADS, OPT_NO_LOG,
     OPT_MAX_HEADER, OPT_MAX_BODY, OPT_MAX_CONN, OPT_TIMEOUT, OPT_INIT, OPT_INIT_ONLY,
     OPT_INIT_KEY, OPT_JSON, OPT_LEEWAY, OPT_MAX_POP, OPT_TOKEN_REQ, OPT_RES_REQ, OPT_NO_REPLAY,
-    OPT_TOKEN_LIFE, OPT_SECRET_ITER, OPT_CLOCK_OFFSET, OPT_NOW_FILE, OPT_PORT, OPT_REQUEST_LOG
+    OPT_TOKEN_LIFE, OPT_SECRET_ITER, OPT_CLOCK_OFFSET, OPT_NOW_FILE, OPT_PORT, OPT_REQUEST_LOG,
+    OPT_REPLAY
 };
 
 static int parse_num(const char *flag, const char *v, long long lo, long long hi, long long *out)
@@ -207,6 +212,7 @@ int cmd_serve(int argc, char **argv)
         {"token-require", required_argument, NULL, OPT_TOKEN_REQ},
         {"resource-require", required_argument, NULL, OPT_RES_REQ},
         {"no-replay-check", no_argument, NULL, OPT_NO_REPLAY},
+        {"replay", required_argument, NULL, OPT_REPLAY},
         {"token-lifetime", required_argument, NULL, OPT_TOKEN_LIFE},
         {"secret-iterations", required_argument, NULL, OPT_SECRET_ITER},
         {"clock-offset", required_argument, NULL, OPT_CLOCK_OFFSET},
@@ -218,7 +224,8 @@ int cmd_serve(int argc, char **argv)
     o.access_log = stderr;
     o.log = stderr;
     int init = 0, init_only = 0, as_json = 0;
-    const char *init_key = NULL;
+    const char *init_key = NULL, *replay_spec = NULL;
+    taap_replay *replay = NULL;
     char **treq = NULL, **rreq = NULL;
     size_t ntreq = 0, nrreq = 0;
     int status = CLI_EXIT_USAGE;
@@ -291,6 +298,7 @@ int cmd_serve(int argc, char **argv)
                 goto out;
             break;
         case OPT_NO_REPLAY: o.no_replay_check = 1; break;
+        case OPT_REPLAY: replay_spec = optarg; break;
         case OPT_TOKEN_LIFE:
             if (!parse_num("--token-lifetime", optarg, 1, 86400 * 366, &v))
                 goto out;
@@ -320,6 +328,13 @@ int cmd_serve(int argc, char **argv)
         cli_errorf("--init-key only makes sense with --init");
         goto out;
     }
+    if (replay_spec && o.no_replay_check) {
+        cli_errorf("--replay and --no-replay-check contradict each other; give one");
+        goto out;
+    }
+    if (replay_spec && cli_replay_open(replay_spec, &replay) != 0)
+        goto out;
+    o.replay = replay;
     o.token_require = (const char *const *)treq;
     o.n_token_require = ntreq;
     o.resource_require = (const char *const *)rreq;
@@ -419,6 +434,7 @@ int cmd_serve(int argc, char **argv)
     taap_serve_close(srv);
     status = CLI_EXIT_OK;
 out:
+    taap_replay_free(replay); /* after taap_serve_close(): the server borrowed it */
     for (size_t i = 0; i < ntreq; i++)
         free(treq[i]);
     free(treq);

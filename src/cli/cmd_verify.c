@@ -14,11 +14,12 @@
 #include "cli.h"
 #include "cli_explain.h"
 #include "cli_options.h"
+#include "cli_replay.h"
 #include "cli_request.h"
 
 const char cmd_verify_help[] =
     "usage: taap verify TOKEN|- --key PUBKEY [REQUEST FLAGS] [--now EPOCH] [--leeway S]\n"
-    "                   [--max-lifetime S] [--require PART]... [--replay-cache FILE]\n"
+    "                   [--max-lifetime S] [--require PART]... [--replay-cache SPEC]\n"
     "                   [--explain] [--json] URL|PATH\n"
     "\n"
     "Verify a PoP token (an X-Authorization header value) against the request it\n"
@@ -56,8 +57,10 @@ const char cmd_verify_help[] =
     "  --require PART            parts the token must cover (repeatable; replaces the\n"
     "                            default uri, http-method, body-when-non-empty); PART is\n"
     "                            uri, http-method, body or a header name\n"
-    "  --replay-cache FILE       remember used jti values in this SQLite file (shared\n"
-    "                            safely by concurrent runs); a second use exits 20\n"
+    "  --replay-cache SPEC       remember used jti values: in a SQLite FILE (shared\n"
+    "                            safely by concurrent runs) or in Redis, shared by\n"
+    "                            every machine (redis://HOST[:PORT][/DB], unix:PATH);\n"
+    "                            a second use exits 20\n"
     "  --explain                 say what was hashed and why edts differs: the parts in\n"
     "                            ehts order with their canonical values (a body as\n"
     "                            length, SHA-256 and first bytes), token vs computed\n"
@@ -367,11 +370,8 @@ int cmd_verify(int argc, char **argv)
         rc = cli_request_finish(&rq, o.explain ? CLI_REQ_STDIN_MEMORY : 0);
     if (rc == 0)
         rc = load_key(&o, &key);
-    if (rc == 0 && o.replay_path &&
-        taap_replay_sqlite_new(o.replay_path, 0, &cache, &err) != TAAP_OK) {
-        cli_errorf("%s: %s", taap_code_name(err.code), err.message);
-        rc = (int)err.code;
-    }
+    if (rc == 0 && o.replay_path)
+        rc = cli_replay_open(o.replay_path, &cache);
     if (rc == 0) {
         taap_verify_config cfg;
         taap_verify_config_init(&cfg);

@@ -269,9 +269,13 @@ taap_code taap_serve_open(const taap_serve_options *o, taap_server **out,
         rc = taap_fail(err, TAAP_E_NOMEM, "out of memory");
         goto out;
     }
-    if (!o->no_replay_check &&
-        (rc = taap_replay_memory_new(0, &s->replay, err)) != TAAP_OK)
+    if (!o->no_replay_check && o->replay) {
+        s->replay = o->replay;
+        s->replay_borrowed = 1;
+    } else if (!o->no_replay_check &&
+               (rc = taap_replay_memory_new(0, &s->replay, err)) != TAAP_OK) {
         goto out;
+    }
     if (!(s->reqlog = srv_reqlog_new(o->request_log_size ? o->request_log_size
                                                           : REQLOG_DEFAULT_SIZE))) {
         rc = taap_fail(err, o->request_log_size > REQLOG_MAX_SIZE ? TAAP_E_USAGE : TAAP_E_NOMEM,
@@ -353,7 +357,8 @@ void taap_serve_close(taap_server *s)
     store_close_all(s);
     remove_temp(s);
     taap_key_free(s->signing_key);
-    taap_replay_free(s->replay);
+    if (!s->replay_borrowed)
+        taap_replay_free(s->replay);
     srv_reqlog_free(s->reqlog);
     console_sessions_free(s->console);
     free(s->jwks_json);

@@ -38,6 +38,7 @@ struct taap_server {
     char issuer[160];
 
     taap_replay *replay;           /* shared by every thread; NULL with no_replay_check */
+    int replay_borrowed;           /* replay came from the options: the caller frees it */
 
     /* Store: one SQLite connection per thread (store.c). */
     pthread_key_t db_key;

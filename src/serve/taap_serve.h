@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "taap/error.h"
+#include "taap/replay.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,6 +65,9 @@ typedef struct taap_serve_options {
                                             http-method, body (when non-empty) */
     size_t n_resource_require;
     int no_replay_check;           /* 1 = do not remember jti values */
+    taap_replay *replay;           /* the replay cache to use (e.g. Redis, shared with other
+                                      servers); NULL = an in-memory one. Borrowed: the caller
+                                      frees it after taap_serve_close() */
     unsigned token_lifetime;       /* access/ID token lifetime, default 3600 */
     unsigned secret_iterations;    /* PBKDF2-HMAC-SHA256 iterations for new client secrets,
                                       default 210000 */
