@@ -16,7 +16,7 @@ CTEST_ARGS ?= --output-on-failure -j $(JOBS)
 TEST_OPTS  := -DTAAP_TESTS=ON -DTAAP_WERROR=ON
 
 .PHONY: all deps deps-test build demo test test-release test-asan test-clang bench fuzz \
-	memcheck soak mutate install uninstall clean
+	memcheck soak mutate install uninstall clean nginx-module
 
 all: build
 
@@ -32,6 +32,16 @@ build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAAP_TESTS=OFF \
 	  -DTAAP_BENCH=OFF -DTAAP_WERROR=OFF >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# The TAAP gateway: ngx_http_taap_module.so for Debian's nginx (docs/GATEWAY.md),
+# in $(BUILD)/nginx-module/. Every tree with nginx-dev installed builds it
+# (the test trees do: `make test` builds and tests it).
+nginx-module:
+	@sh scripts/deps.sh build gateway
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAAP_TESTS=OFF \
+	  -DTAAP_BENCH=OFF -DTAAP_WERROR=OFF >/dev/null
+	@cmake --build $(BUILD) --target nginx_module
+	@echo "$(BUILD)/nginx-module/ngx_http_taap_module.so"
 
 # The main job: build, then T-Mobile's Quick Start against the local emulator.
 demo: deps

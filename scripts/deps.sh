@@ -16,7 +16,8 @@ set -eu
 #          configure signature as the binary: the gateway module is built
 #          and tested against it) and redis-server (the shared replay cache).
 #          A test whose tool is missing would be skipped, so all are installed;
-#   bench  test + the load generator and the command timer.
+#   bench  test + the load generator and the command timer;
+#   gateway  build + nginx and nginx-dev (`make nginx-module`).
 BUILD_PKGS="build-essential cmake ninja-build pkg-config ca-certificates \
 libssl-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libhiredis-dev"
 TEST_PKGS="git openssl curl sqlite3 libcmocka-dev jq cppcheck clang-tidy clang \
@@ -32,7 +33,8 @@ for purpose in "$@"; do
     build) ;;
     test) PKGS="$PKGS $TEST_PKGS"; SANDBOX=1 ;;
     bench) PKGS="$PKGS $TEST_PKGS $BENCH_PKGS"; SANDBOX=1 ;;
-    *) echo "deps.sh: unknown purpose '$purpose' (known: build, test, bench)" >&2; exit 2 ;;
+    gateway) PKGS="$PKGS nginx nginx-dev" ;;
+    *) echo "deps.sh: unknown purpose '$purpose' (known: build, test, bench, gateway)" >&2; exit 2 ;;
   esac
 done
 

@@ -52,6 +52,10 @@ else
   ran=1
   start=$(date +%s)
   flags="-std=c11 -D_GNU_SOURCE -DTAAP_VERSION=\"0\" -Iinclude -Isrc/util -Isrc/core -Isrc/client -Isrc/postman -Isrc/replay -Isrc/serve -Isrc/cli"
+  # src/nginx: nginx's headers (nginx-dev) and the configured build's
+  # ngx_auto_config.h (the nginx_module target writes it).
+  ngx=/usr/share/nginx/src/src
+  flags="$flags -isystem $build/nginx-module/objs -isystem $ngx/core -isystem $ngx/event -isystem $ngx/event/modules -isystem $ngx/os/unix -isystem $ngx/http -isystem $ngx/http/modules -isystem $ngx/http/v2"
   extra=--checks=-clang-analyzer-*
   [ "${TAAP_TIDY_ANALYZER:-0}" = 1 ] && extra=--checks=clang-analyzer-*,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling
   out=$(find src -name '*.c' -print0 | sort -z |
