@@ -27,7 +27,7 @@
 #                       (default BUILD_DIR/bench-results.txt)
 set -u
 
-BENCHMARKS="pop_rates pop_oneshot serve_throughput call_stream run_collection"
+BENCHMARKS="pop_rates pop_oneshot serve_throughput call_stream run_collection gateway"
 
 usage() {
   echo "usage: sh bench/run.sh BUILD_DIR   (see the comments at the top for the environment)" >&2
@@ -138,6 +138,17 @@ bench_call_stream() {
   need_bin call_stream "$BUILD/taap" || return 0
   "$BENCH_BIN/bench_serve" stream --taap "$BUILD/taap" --key "$KEY" \
     --size "${BENCH_STREAM_BYTES:-1073741824}"
+}
+
+# nginx with and without the TAAP module (ngx_http_taap_module, replay in
+# Redis) in front of the same upstream: wrk, 32 connections, pre-signed PoPs
+# (issue 10; docs/GATEWAY.md). BENCH_GATEWAY_POPS (default 20000) PoPs,
+# BENCH_GATEWAY_SECONDS (default 4) per run.
+bench_gateway() {
+  say "== nginx gateway: with and without taap on (bench_gateway) =="
+  need_bin gateway "$BENCH_BIN/bench_gateway" || return 0
+  TAAP_BIN="$BUILD/taap" TAAP_BUILD="$BUILD" "$BENCH_BIN/bench_gateway" --key "$KEY" \
+    --wrk "$(command -v wrk || echo /usr/bin/wrk)" --pops "${BENCH_GATEWAY_POPS:-20000}" --seconds "${BENCH_GATEWAY_SECONDS:-4}" --connections 32
 }
 
 # `taap run` over the example Postman collection against the emulator, as a

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Build ngx_http_taap_module.so against Debian's nginx (docs/GATEWAY.md).
-#   scripts/build-nginx-module.sh OUT_DIR LIBTAAP_A LIBREDIS_A [CC [EXTRA_LDFLAGS]]
+#   scripts/build-nginx-module.sh OUT_DIR LIBTAAP_A LIBREDIS_A [CC]
 # nginx-dev ships nginx's build kit in /usr/share/nginx/src with the exact
 # configure flags of the packaged binary (conf_flags: --with-compat and the
 # rest of its signature), so a module built here loads into /usr/sbin/nginx.
@@ -12,7 +12,6 @@ out=${1:?usage: build-nginx-module.sh OUT_DIR LIBTAAP_A LIBREDIS_A [CC]}
 libtaap=${2:?libtaap.a}
 libredis=${3:?libtaap-replay-redis.a}
 cc=${4:-cc}
-extra_ld=${5:-} # -fsanitize=… when the libraries were built with sanitizers
 kit=/usr/share/nginx/src
 src=$(cd "$(dirname "$0")/.." && pwd)
 if [ ! -x "$kit/configure" ] || [ ! -f "$kit/conf_flags" ]; then
@@ -21,13 +20,13 @@ if [ ! -x "$kit/configure" ] || [ ! -f "$kit/conf_flags" ]; then
 fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-sig="$(nginx -V 2>&1 | sed -n 's/^nginx version: //p') $cc $libtaap $libredis $extra_ld"
+sig="$(nginx -V 2>&1 | sed -n 's/^nginx version: //p') $cc $libtaap $libredis"
 if [ ! -f "$out/objs/Makefile" ] || [ "$(cat "$out/.signature" 2>/dev/null)" != "$sig" ]; then
   rm -rf "$out/kit" "$out/objs"
   cp -R "$kit" "$out/kit"
   # Debian's flags plus ours; the libraries by absolute path.
   cflags="$(dpkg-buildflags --get CFLAGS) -fPIC $(dpkg-buildflags --get CPPFLAGS)"
-  ldflags="$(dpkg-buildflags --get LDFLAGS) -fPIC $extra_ld"
+  ldflags="$(dpkg-buildflags --get LDFLAGS) -fPIC"
   export TAAP_MODULE_INCS="$src/include"
   export TAAP_MODULE_LIBS="-Wl,--exclude-libs,ALL $libredis $libtaap -lhiredis -ljansson -lcrypto -lpthread"
   (

@@ -46,6 +46,7 @@ typedef enum { TAAP_REPLAY_FAIL_CLOSED = 0, TAAP_REPLAY_FAIL_OPEN = 1 } taap_rep
 typedef struct {
     ngx_flag_t enable;
     taap_keyset *keys;             /* shared by inheriting locations */
+    taap_access_token_cache *at_cache; /* verified access tokens (this worker's copy) */
     ngx_str_t keys_file;
     ngx_str_t issuer;              /* NUL-terminated copies */
     ngx_str_t audience;
@@ -170,6 +171,11 @@ static char *ngx_http_taap_check_seconds(ngx_conf_t *cf, void *post, void *data)
 static void ngx_http_taap_free_keyset(void *data)
 {
     taap_keyset_free(data);
+}
+
+static void ngx_http_taap_free_at_cache(void *data)
+{
+    taap_access_token_cache_free(data);
 }
 
 static void ngx_http_taap_free_replay(void *data)
@@ -362,6 +368,21 @@ static char *ngx_http_taap_merge_loc_conf(ngx_conf_t *cf, void *parent, void *ch
                            "public key) in this or an enclosing block");
         return TAAP_CONF_ERROR;
     }
+    /* One access-token cache per distinct token policy: a block with the
+     * same keys, issuer, audience and leeway as its parent shares it. */
+    if (conf->enable && prev->at_cache && conf->keys == prev->keys &&
+        conf->issuer.data == prev->issuer.data && conf->audience.data == prev->audience.data &&
+        conf->leeway == prev->leeway) {
+        conf->at_cache = prev->at_cache;
+    } else if (conf->enable) {
+        taap_error err = TAAP_ERROR_INIT;
+        if (taap_access_token_cache_new(0, &conf->at_cache, &err) != TAAP_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "taap: %s", err.message);
+            return TAAP_CONF_ERROR;
+        }
+        if (ngx_http_taap_on_cleanup(cf, ngx_http_taap_free_at_cache, conf->at_cache) != NGX_OK)
+            return TAAP_CONF_ERROR;
+    }
     if (conf->enable && !conf->replay_set) {
         /* The safe default: remember jti values in this worker's memory.
          * Several workers or nodes need taap_replay redis://… to share it. */
@@ -472,7 +493,8 @@ static void ngx_http_taap_check_token(ngx_http_request_t *r, ngx_http_taap_loc_c
     cfg.leeway = (unsigned)lcf->leeway;
     taap_access_token_info info;
     taap_error err = TAAP_ERROR_INIT;
-    taap_code rc = taap_access_token_verify(lcf->keys, tok, tok_len, &cfg, &info, &err);
+    taap_code rc = taap_access_token_verify_cached(lcf->at_cache, lcf->keys, tok, tok_len, &cfg,
+                                                   &info, &err);
     if (rc != TAAP_OK) {
         ngx_http_taap_deny_code(ctx, rc == TAAP_E_NOMEM ? NGX_HTTP_INTERNAL_SERVER_ERROR
                                                          : NGX_HTTP_UNAUTHORIZED,

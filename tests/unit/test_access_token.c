@@ -265,6 +265,66 @@ static void test_keyset_errors(void **state)
     taap_keyset_free(NULL);
 }
 
+/* The cache answers like the full check: hits give the same info (a new
+ * key handle), an expired cached token fails as expired, a refused token is
+ * never cached, a colliding token replaces the older one. */
+static void test_cache(void **state)
+{
+    (void)state;
+    char *pem = NULL;
+    assert_int_equal(taap_key_public_pem(ISSUER_KEY, &pem, NULL), TAAP_OK);
+    taap_keyset *ks = load(pem);
+    taap_key_free_pem(pem);
+    taap_access_token_cache *c = NULL;
+    assert_int_equal(taap_access_token_cache_new(1, &c, NULL), TAAP_OK); /* one slot */
+    char *claims = claims_with(NULL), *claims2 = claims_with("{\"jti\":\"at-2\"}");
+    char *tok = mint(ISSUER_KEY, NULL, claims), *tok2 = mint(ISSUER_KEY, NULL, claims2);
+    char *bad = mint(OTHER_ISSUER, NULL, claims);
+    int64_t now = NOW;
+    taap_access_token_config cfg;
+    taap_access_token_config_init(&cfg);
+    cfg.issuer = "https://issuer";
+    cfg.clock = fixed_clock;
+    cfg.clock_ctx = &now;
+    for (int round = 0; round < 3; round++) {
+        taap_access_token_info info;
+        assert_int_equal(
+            taap_access_token_verify_cached(c, ks, tok, strlen(tok), &cfg, &info, NULL), TAAP_OK);
+        assert_string_equal(info.jti, "at-1");
+        assert_true(taap_key_same_public(info.cnf_key, CLIENT_KEY));
+        taap_access_token_info_free(&info);
+        taap_error err = TAAP_ERROR_INIT;
+        assert_int_equal(
+            taap_access_token_verify_cached(c, ks, bad, strlen(bad), &cfg, &info, &err),
+            TAAP_E_SIGNATURE);
+        assert_null(info.cnf_key);
+    }
+    /* The other token takes the only slot; both still verify. */
+    taap_access_token_info info;
+    assert_int_equal(taap_access_token_verify_cached(c, ks, tok2, strlen(tok2), &cfg, &info, NULL),
+                     TAAP_OK);
+    assert_string_equal(info.jti, "at-2");
+    taap_access_token_info_free(&info);
+    assert_int_equal(taap_access_token_verify_cached(c, ks, tok, strlen(tok), &cfg, &info, NULL),
+                     TAAP_OK);
+    taap_access_token_info_free(&info);
+    /* Cached, then expired: refused as expired with the full message. */
+    now = NOW + 3600 + 10;
+    taap_error err = TAAP_ERROR_INIT;
+    assert_int_equal(taap_access_token_verify_cached(c, ks, tok, strlen(tok), &cfg, &info, &err),
+                     TAAP_E_EXPIRED);
+    assert_non_null(strstr(err.message, "expired"));
+    /* NULL cache: the plain check. */
+    now = NOW;
+    assert_int_equal(
+        taap_access_token_verify_cached(NULL, ks, tok, strlen(tok), &cfg, &info, NULL), TAAP_OK);
+    taap_access_token_info_free(&info);
+    free(claims), free(claims2), free(tok), free(tok2), free(bad);
+    taap_access_token_cache_free(c);
+    taap_access_token_cache_free(NULL);
+    taap_keyset_free(ks);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_failures),
         cmocka_unit_test(test_malformed_and_header),
         cmocka_unit_test(test_keyset_errors),
+        cmocka_unit_test(test_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
