@@ -56,6 +56,11 @@ taap_install_library(taap_postman taap-postman postman
 taap_install_library(taap_replay_sqlite taap-replay-sqlite replay_sqlite
   "TAAP replay cache shared through an SQLite file"
   "taap" "libcrypto sqlite3")
+if(TARGET taap_replay_redis_shared)
+  taap_install_library(taap_replay_redis taap-replay-redis replay_redis
+    "TAAP replay cache shared by every node through Redis"
+    "taap" "libcrypto hiredis")
+endif()
 
 install(EXPORT taapTargets NAMESPACE taap:: DESTINATION ${TAAP_CMAKE_DIR})
 configure_package_config_file(cmake/taapConfig.cmake.in ${CMAKE_BINARY_DIR}/taapConfig.cmake
