@@ -160,6 +160,14 @@ typedef struct taap_run_options {
     unsigned timeout_script_ms;    /* per script (--timeout-script); 0 → none */
     int no_insecure_file_read;     /* files (uploads, bodies) only under working_dir */
     int ignore_redirects;          /* a 3xx is the response (Newman --ignore-redirects) */
+    /* Scripts run in Postman's own sandbox (node + npm postman-sandbox, one
+     * host process per worker); a collection with scripts fails to start
+     * (TAAP_E_CONFIG naming what is missing) when they cannot run. */
+    int ignore_scripts;            /* do not run them: their assertions are
+                                      reported as not run (never passed) */
+    const char *node;              /* node binary; NULL → $TAAP_NODE, else PATH */
+    const char *sandbox_dir;       /* host.js + node_modules; NULL → $TAAP_SANDBOX_DIR,
+                                      else the source tree's, else the installed one */
 } taap_run_options;
 
 TAAP_API void taap_run_options_init(taap_run_options *opts);
@@ -221,7 +229,9 @@ typedef enum taap_run_event_type {
     TAAP_RUN_EV_REQUEST,       /* a request finished: `request` set */
     TAAP_RUN_EV_WARNING,       /* message (one line), item_path may be set */
     TAAP_RUN_EV_NOTE,          /* informational (script handled natively …) */
-    TAAP_RUN_EV_END
+    TAAP_RUN_EV_END,
+    TAAP_RUN_EV_CONSOLE        /* a script's console line (redacted): message,
+                                  item_path, iteration */
 } taap_run_event_type;
 
 typedef struct taap_run_event {

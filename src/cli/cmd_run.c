@@ -26,14 +26,18 @@
 const char cmd_run_help[] =
     "usage: taap run COLLECTION [-e ENV] [-g GLOBALS] [-d DATA] [options]\n"
     "\n"
-    "Run a Postman collection (format v2.0/v2.1) like `newman run`, without\n"
-    "JavaScript: every request that carries an X-Authorization header (or all\n"
-    "requests with --taap) gets a fresh PoP token signed natively over exactly\n"
-    "the bytes sent; the OAuth token request's access_token/id_token are captured\n"
-    "into the variables the collection uses and refreshed before expiry and\n"
-    "after a 401. Scripts are not executed: PoP-building, token-capturing and\n"
-    "status-checking scripts are recognised and handled natively; any other\n"
-    "script gets one warning.\n"
+    "Run a Postman collection (format v2.0/v2.1) like `newman run`: every\n"
+    "request that carries an X-Authorization header (or all requests with\n"
+    "--taap) gets a fresh PoP token signed natively over exactly the bytes sent;\n"
+    "the OAuth token request's access_token/id_token are captured into the\n"
+    "variables the collection uses and refreshed before expiry and after a 401.\n"
+    "Pre-request and test scripts run in Postman's own sandbox (node with npm\n"
+    "postman-sandbox, one process per worker), in Newman's order; their\n"
+    "assertions decide whether a request passed. A pre-request script that signs\n"
+    "a PoP with jsrsasign is replaced by native signing (jsrsasign is never\n"
+    "downloaded); the rest of it still runs. Scripts are code: they run with\n"
+    "your rights (see docs/SECURITY.md); use --ignore-scripts for a collection\n"
+    "you do not trust.\n"
     "\n"
     "Inputs (the collection and -e may be a file, an http(s):// URL, or - for\n"
     "standard input):\n"
@@ -57,16 +61,22 @@ const char cmd_run_help[] =
     "      --bail [folder|failure]  stop at the first failed request (`folder`\n"
     "                               alone: only refuse an unknown --folder,\n"
     "                               which taap always does)\n"
-    "      --timeout-script MS      per-script time limit (default: none)\n"
     "      --ignore-redirects       do not follow 3xx responses\n"
     "  -k, --insecure               do not verify TLS certificates\n"
     "      --cacert FILE            CA bundle for TLS\n"
     "      --connect-to H:P:H2:P2   connect to H2:P2 for requests to H:P (like curl)\n"
     "      --expect-status RANGE    pass when the status is in RANGE (2xx, 200,\n"
-    "                               200-204, comma-separated); overrides the\n"
-    "                               status checks found in test scripts; the\n"
-    "                               default is those checks, else 2xx\n"
+    "                               200-204, comma-separated); a request with\n"
+    "                               test scripts must also pass them; without\n"
+    "                               test scripts the default is 2xx\n"
     "      --strict-vars            an unresolved {{variable}} fails the request\n"
+    "\n"
+    "Scripts:\n"
+    "      --ignore-scripts         do not run scripts: each is listed, and their\n"
+    "                               assertions count as not run (never as passed)\n"
+    "      --timeout-script MS      stop a script after MS milliseconds (default: none)\n"
+    "                               (node: $TAAP_NODE, else PATH; the sandbox:\n"
+    "                               $TAAP_SANDBOX_DIR, else the one installed with taap)\n"
     "\n"
     "TAAP:\n"
     "      --taap                   sign every request with a PoP token\n"
@@ -111,9 +121,11 @@ const char cmd_run_help[] =
     "(marked interrupted), and taap exits 130 (SIGINT) or 143 (SIGTERM).\n"
     "\n"
     "Exit status: 0 every request met its expectation; 1 a request failed its\n"
-    "expectation or an assertion failed or did not run; 2 usage, unreadable or\n"
-    "invalid collection/environment/data, unknown --folder, no key, or an\n"
-    "unresolved variable under --strict-vars; 50 a transport error (connect, TLS,\n"
+    "expectation or an assertion failed or did not run, or a script threw; 2\n"
+    "usage, unreadable or invalid collection/environment/data, unknown --folder,\n"
+    "no key, scripts that cannot run (node or the sandbox missing: the message\n"
+    "names the command that installs it), or an unresolved variable under\n"
+    "--strict-vars; 50 a transport error (connect, TLS,\n"
     "timeout); 130/143 interrupted; see taap help exit-status.\n";
 
 enum {
@@ -152,6 +164,7 @@ enum {
     OPT_TIMEOUT_SCRIPT,
     OPT_IGNORE_REDIRECTS,
     OPT_PROFILE,
+    OPT_IGNORE_SCRIPTS,
 };
 
 #define MAX_LIST 64
@@ -431,6 +444,12 @@ static void on_event(void *ctx, const taap_run_event *ev)
         break;
     case TAAP_RUN_EV_END:
         clear_progress(c);
+        break;
+    case TAAP_RUN_EV_CONSOLE: /* a script's console line, already redacted */
+        if (prints_lines(c)) {
+            clear_progress(c);
+            printf("  │ %s\n", ev->message ? ev->message : "");
+        }
         break;
     }
 }
@@ -733,6 +752,7 @@ static const struct option run_longs[] = {
     {"suppress-exit-code", no_argument, NULL, 'x'},
     {"now-file", required_argument, NULL, OPT_NOW_FILE},
     {"profile", required_argument, NULL, OPT_PROFILE},
+    {"ignore-scripts", no_argument, NULL, OPT_IGNORE_SCRIPTS},
     {NULL, 0, NULL, 0},
 };
 
@@ -807,6 +827,7 @@ static int run_option(run_cli *c, taap_run_options *o, int ch, int argc, char **
     case OPT_CACERT: o->cacert = optarg; return 0;
     case OPT_WORKDIR: o->working_dir = optarg; return 0;
     case OPT_NO_INSECURE_FILE_READ: o->no_insecure_file_read = 1; return 0;
+    case OPT_IGNORE_SCRIPTS: o->ignore_scripts = 1; return 0;
     case OPT_JSON: c->json_stdout = 1; return 0;
     case 'q': c->quiet = 1; return 0;
     case OPT_SILENT: c->silent = 1; return 0;

@@ -46,10 +46,12 @@ const char *pm_kv_get(const pm_kvlist *l, const char *key)
     return NULL;
 }
 
-static void item_free(pm_item *it)
+void pm_item_clear(pm_item *it)
 {
+    json_decref(it->request_json);
+    it->request_json = NULL;
     for (size_t i = 0; i < it->n_children; i++)
-        item_free(&it->children[i]);
+        pm_item_clear(&it->children[i]);
     free(it->children);
     free(it->name);
     free(it->id);
@@ -79,7 +81,7 @@ void taap_collection_free(taap_collection *c)
     if (!c)
         return;
     free(c->name);
-    item_free(&c->root);
+    pm_item_clear(&c->root);
     pm_scope_clear(&c->vars);
     free(c);
 }
@@ -429,7 +431,8 @@ static taap_code parse_body(json_t *b, pm_body *body, const char *where, parse_c
 
 static taap_code parse_request(json_t *rq, pm_item *it, parse_ctx *cx)
 {
-    const char *where = it->path;
+    const char *where = it->path ? it->path : "pm.request";
+    it->request_json = json_incref(rq);
     if (json_is_string(rq)) { /* a bare URL string means GET */
         it->method = taap_strdup("GET");
         it->url = jstr(rq);
@@ -477,6 +480,12 @@ static taap_code parse_request(json_t *rq, pm_item *it, parse_ctx *cx)
 }
 
 static taap_code parse_items(json_t *arr, pm_item *parent, int depth, parse_ctx *cx);
+
+taap_code pm_request_parse(json_t *rq, pm_item *it, taap_error *err)
+{
+    parse_ctx cx = {err, 0};
+    return parse_request(rq, it, &cx);
+}
 
 static taap_code parse_item(json_t *e, pm_item *it, pm_item *parent, int depth, size_t idx,
                             parse_ctx *cx)

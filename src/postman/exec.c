@@ -52,10 +52,17 @@ static int exec_not_sent(pm_worker *w, const pm_plan_item *pi, int from_token_lo
         oc.skipped = oc.passed = 1;
         snprintf(oc.expect, sizeof oc.expect, "-");
         pm_note(&oc, "jsrsasign download not needed: PoP tokens are signed natively");
+        if (cx->scripts != PM_SCRIPTS_NONE) /* its tests, if any, did not run */
+            pm_scripts_not_run(cx, pi->it, 1, &oc);
         pm_record_result(w, pi, NULL, &oc);
+        pm_assertions_free(&oc.asserts);
         return 1;
     }
-    if (!pi->is_token || from_token_lock)
+    /* a token request with scripts is sent every time, as Newman does, so
+     * that its scripts run */
+    if (!pi->is_token || from_token_lock ||
+        (cx->scripts == PM_SCRIPTS_RUN &&
+         (pm_item_has_scripts(pi->it, 0) || pm_item_has_scripts(pi->it, 1))))
         return 0;
     /* the token request: parallel workers share one token */
     pthread_mutex_lock(&cx->token_lock);
@@ -218,7 +225,14 @@ static void exec_judge(pm_worker *w, const pm_plan_item *pi, pm_outcome *oc,
                      cx->n_ranges ? cx->o->expect_status : "response");
         return;
     }
-    oc->passed = pm_status_ok(cx, pi, oc->status, oc->expect, sizeof oc->expect);
+    /* with test scripts the scripts decide (their assertions, judged after
+     * they ran); --expect-status still applies when given */
+    if (cx->scripts != PM_SCRIPTS_NONE && pm_item_has_scripts(pi->it, 1) && !cx->n_ranges) {
+        oc->passed = 1;
+        snprintf(oc->expect, sizeof oc->expect, "tests");
+    } else {
+        oc->passed = pm_status_ok(cx, pi, oc->status, oc->expect, sizeof oc->expect);
+    }
     if (pi->is_token && oc->status >= 200 && oc->status <= 299) {
         pthread_mutex_lock(&cx->lock);
         int cr = pm_token_capture(cx, resp->body, oc);
@@ -238,6 +252,63 @@ static void exec_judge(pm_worker *w, const pm_plan_item *pi, pm_outcome *oc,
     }
 }
 
+/* The scripts' verdict: a failed or not-run assertion, or a script that
+ * threw, fails the request (never a silent pass). */
+static void exec_verdict(pm_outcome *oc)
+{
+    size_t failed = 0, not_run = 0;
+    const pm_assertion *first = NULL;
+    for (size_t i = 0; i < oc->asserts.n; i++) {
+        const pm_assertion *a = &oc->asserts.v[i];
+        if (a->status == PM_ASSERT_FAILED && !failed++)
+            first = a;
+        if (a->status == PM_ASSERT_NOT_RUN)
+            not_run++;
+    }
+    if (!failed && !not_run && !oc->script_error[0])
+        return;
+    oc->passed = 0;
+    if (oc->error[0])
+        return;
+    if (oc->script_error[0])
+        snprintf(oc->error, sizeof oc->error, "%s", oc->script_error);
+    else if (failed)
+        snprintf(oc->error, sizeof oc->error, "%zu assertion%s failed: \"%s\": %s", failed,
+                 failed > 1 ? "s" : "", first->name ? first->name : "",
+                 first->error_message ? first->error_message : "failed");
+    else
+        snprintf(oc->error, sizeof oc->error, "%zu assertion%s not run (scripts ignored)",
+                 not_run, not_run > 1 ? "s" : "");
+}
+
+/* The request as a pre-request script left it: a private item with the
+ * original's name, path and place in the tree (auth inheritance). */
+static int exec_mutated(const pm_plan_item *pi, json_t *request, pm_item *mut,
+                        pm_plan_item *pmut, pm_outcome *oc)
+{
+    memset(mut, 0, sizeof *mut);
+    mut->name = pi->it->name;
+    mut->id = pi->it->id;
+    mut->path = pi->it->path;
+    mut->parent = pi->it->parent;
+    taap_error e = TAAP_ERROR_INIT;
+    if (pm_request_parse(request, mut, &e) != TAAP_OK) {
+        oc->config = 1;
+        snprintf(oc->error, sizeof oc->error, "%.150s: pm.request as the pre-request script left it: %.200s",
+                 pi->it->path, e.message);
+        return -1;
+    }
+    *pmut = *pi;
+    pmut->it = mut;
+    return 0;
+}
+
+static void exec_mutated_free(pm_item *mut)
+{
+    mut->name = mut->id = mut->path = NULL; /* borrowed */
+    pm_item_clear(mut);
+}
+
 void pm_exec_item(pm_worker *w, const pm_plan_item *pi, int from_token_lock, const char *why)
 {
     pm_run *cx = w->cx;
@@ -253,12 +324,37 @@ void pm_exec_item(pm_worker *w, const pm_plan_item *pi, int from_token_lock, con
     pm_http_resp resp;
     memset(&resp, 0, sizeof resp);
     int refreshed = 0;
-    exec_send(w, pi, &b, &oc, &resp, &refreshed);
+    /* pre-request scripts: variables, pm.request changes, skipRequest */
+    json_t *changed = NULL;
+    pm_item mut;
+    memset(&mut, 0, sizeof mut);
+    pm_plan_item pmut = *pi;
+    int skip = pm_scripts_prerequest(w, pi->it, &changed, &oc);
+    int bad = changed && exec_mutated(pi, changed, &mut, &pmut, &oc) != 0;
+    json_decref(changed);
+    if (skip || bad) {
+        oc.skipped = skip;
+        oc.passed = skip;
+        snprintf(oc.expect, sizeof oc.expect, "-");
+        if (skip)
+            pm_note(&oc, "not sent: pm.execution.skipRequest() in a pre-request script");
+        exec_verdict(&oc);
+        pm_record_result(w, pi, NULL, &oc);
+        pm_assertions_free(&oc.asserts);
+        exec_mutated_free(&mut);
+        return;
+    }
+    exec_send(w, &pmut, &b, &oc, &resp, &refreshed);
     if (b.pop && oc.attempts)
         pm_note(&oc, oc.attempts > 1 ? "PoP signed (fresh on each try)" : "PoP signed");
     if (b.basic_from_env)
         pm_note(&oc, "Basic credentials from the environment");
-    exec_judge(w, pi, &oc, &resp);
+    exec_judge(w, &pmut, &oc, &resp);
+    if (!oc.transport && !oc.config && oc.attempts)
+        pm_scripts_test(w, pi->it, &b, &resp, &oc);
+    else if (cx->scripts != PM_SCRIPTS_NONE && pm_item_has_scripts(pi->it, 1))
+        pm_scripts_not_run(cx, pi->it, 1, &oc); /* no response: its tests did not run */
+    exec_verdict(&oc);
     if (oc.attempts > 1 && !refreshed) {
         char n[64];
         snprintf(n, sizeof n, "%u tries", oc.attempts);
@@ -267,6 +363,7 @@ void pm_exec_item(pm_worker *w, const pm_plan_item *pi, int from_token_lock, con
     pm_record_result(w, pi, &b, &oc);
     free(oc.detail);
     pm_assertions_free(&oc.asserts);
+    exec_mutated_free(&mut);
     pm_built_free(&b);
     pm_http_resp_clear(&resp);
     if (cx->o->delay_ms) {
@@ -294,8 +391,38 @@ void pm_run_iteration(pm_worker *w, unsigned it)
     pthread_mutex_lock(&cx->lock);
     pm_iterdata_scope(cx->data, it, &w->data);
     pthread_mutex_unlock(&cx->lock);
-    for (size_t i = 0; i < cx->n_plan && !pm_stopped(cx); i++)
+    size_t i = 0;
+    while (i < cx->n_plan && !pm_stopped(cx)) {
+        w->next_set = 0;
         pm_exec_item(w, &cx->plan[i], 0, NULL);
+        if (!w->next_set) {
+            i++;
+            continue;
+        }
+        /* setNextRequest: jump to that item (by name, else id); null ends
+         * the iteration, as in Newman */
+        if (!w->next_request)
+            break;
+        size_t j = cx->n_plan;
+        for (size_t k = 0; k < cx->n_plan && j == cx->n_plan; k++)
+            if (!strcmp(cx->plan[k].it->name, w->next_request))
+                j = k;
+        for (size_t k = 0; k < cx->n_plan && j == cx->n_plan; k++)
+            if (cx->plan[k].it->id && !strcmp(cx->plan[k].it->id, w->next_request))
+                j = k;
+        if (j == cx->n_plan) {
+            char msg[400];
+            snprintf(msg, sizeof msg,
+                     "setNextRequest(\"%.300s\"): no such request in this run; the iteration "
+                     "ends",
+                     w->next_request);
+            pthread_mutex_lock(&cx->lock);
+            pm_emit(cx, TAAP_RUN_EV_WARNING, it, cx->plan[i].it->path, msg, NULL);
+            pthread_mutex_unlock(&cx->lock);
+            break;
+        }
+        i = j;
+    }
 }
 
 void *pm_worker_main(void *arg)

@@ -1,8 +1,8 @@
 /*
  * plan.c — which requests run and what each should return: the --folder
  * selection (name, id or path), the token request found on the way, the
- * status expectation (--expect-status, else the checks recognised in test
- * scripts, else 2xx), and one note per script about what happens to it.
+ * status expectation of a request without test scripts (--expect-status,
+ * else 2xx; with test scripts their assertions decide, script.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -125,22 +125,18 @@ void pm_plan_mark_hits(const taap_run_options *o, const pm_item *it, int *hits)
 
 static void analyze_chain(const pm_item *it, pm_script_info *out)
 {
-    /* status expectations and captures from the test scripts of the item
-     * and its ancestors (collection and folder tests run for every item) */
+    /* token captures from the test scripts of the item and its ancestors
+     * (collection and folder tests run for every item). Status checks in
+     * scripts are not read here: the scripts run in the sandbox, which
+     * decides (issue 12: no native status-check shortcut). */
     pm_script_info acc;
     memset(&acc, 0, sizeof acc);
     for (const pm_item *p = it; p; p = p->parent) {
         pm_script_info si;
         pm_script_analyze(p->test, &si);
-        for (size_t i = 0; i < si.n_status && acc.n_status < 16; i++)
-            acc.status[acc.n_status++] = si.status[i];
         for (size_t i = 0; i < si.n_caps && acc.n_caps < 8; i++)
             acc.caps[acc.n_caps++] = si.caps[i];
-        acc.status_2xx |= si.status_2xx;
     }
-    if (acc.status_2xx && !acc.n_status)
-        for (int s = 200; s < 216; s++)
-            acc.status[acc.n_status++] = s;
     *out = acc;
 }
 
@@ -196,44 +192,4 @@ int pm_plan_walk(pm_run *cx, const pm_item *it, int *hits, size_t *cap)
         }
     }
     return 0;
-}
-
-/* Notes and warnings about scripts, once per node on the plan's paths. */
-void pm_plan_notes(pm_run *cx, const pm_item *it)
-{
-    for (const pm_item *p = it; p; p = p->parent) {
-        const char *where = p->parent ? p->path : "collection";
-        for (int kind = 0; kind < 2; kind++) {
-            const char *text = kind ? p->test : p->prerequest;
-            if (!text)
-                continue;
-            char key[600], msg[700];
-            snprintf(key, sizeof key, "script:%d:%p", kind, (const void *)p);
-            if (!pm_first_time(cx, key))
-                continue;
-            pm_script_info si;
-            pm_script_analyze(text, &si);
-            const char *k = kind ? "test" : "pre-request";
-            if (si.other || si.console_only) {
-                snprintf(msg, sizeof msg,
-                         "%s script of \"%s\" not executed (taap run does not run JavaScript%s)",
-                         k, where, si.console_only ? "; it only logs" : "");
-                pm_emit(cx, TAAP_RUN_EV_WARNING, 0, p->path, msg, NULL);
-            } else {
-                pm_buf b = {0};
-                if (si.pop)
-                    pm_buf_puts(&b, "PoP signing");
-                if (si.loads_lib && !si.pop)
-                    pm_buf_puts(&b, "jsrsasign loading");
-                for (size_t i = 0; i < si.n_caps; i++)
-                    pm_buf_printf(&b, "%scapture of {{%s}}", b.len ? ", " : "", si.caps[i].name);
-                if (si.n_status || si.status_2xx)
-                    pm_buf_printf(&b, "%sstatus check", b.len ? ", " : "");
-                snprintf(msg, sizeof msg, "%s script of \"%s\" handled natively (%s)", k, where,
-                         b.p ? b.p : "");
-                pm_buf_free(&b);
-                pm_emit(cx, TAAP_RUN_EV_NOTE, 0, p->path, msg, NULL);
-            }
-        }
-    }
 }

@@ -109,6 +109,7 @@ typedef struct pm_item {
     pm_auth *auth;      /* NULL → inherit (folders and the collection too) */
     char *prerequest;   /* script text (exec lines joined), NULL if none */
     char *test;
+    json_t *request_json; /* the request as written (pm.request of pre-request scripts) */
 } pm_item;
 
 struct taap_collection {
@@ -117,6 +118,12 @@ struct taap_collection {
     pm_scope vars;      /* collection variables */
     size_t n_requests;
 };
+
+/* Parse a Postman request (JSON) into the request fields of `it` (a
+ * pre-request script's changed pm.request); free with pm_item_clear. */
+taap_code pm_request_parse(json_t *rq, pm_item *it, taap_error *err);
+/* Free what an item owns (not the item itself); children too. */
+void pm_item_clear(pm_item *it);
 
 /* The auth in effect for an item (walks up; NULL = none). */
 const pm_auth *pm_item_auth(const pm_item *it);

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "pm.h"
+#include "sandbox.h"
 
 int pm_iterdata_scope(const taap_iterdata *d, size_t row, pm_scope *out);
 pm_scope *pm_varset_scope(taap_varset *v);
@@ -109,13 +110,20 @@ typedef struct pm_run {
     int pop_all;
     int token_in_plan;
     struct timespec t0;
+    int scripts;             /* PM_SCRIPTS_*: does the plan have scripts, do they run */
+    pm_sb_where sb_where;    /* node and the sandbox (PM_SCRIPTS_RUN) */
 } pm_run;
+
+enum { PM_SCRIPTS_NONE = 0, PM_SCRIPTS_RUN, PM_SCRIPTS_IGNORED };
 
 typedef struct pm_worker {
     pm_run *cx;
     pm_transport *http;
     pm_scope data;
     unsigned iteration;
+    pm_sandbox *sb;          /* the worker's script host, started on first use */
+    int next_set;            /* a script called setNextRequest … */
+    char *next_request;      /* … with this name or id (NULL: stop the iteration) */
 } pm_worker;
 
 /* Now in seconds (the run's clock, else the wall clock). */
@@ -129,8 +137,6 @@ int pm_status_ok(pm_run *cx, const pm_plan_item *pi, long status, char *expect, 
  * request); hits[i] counts matches of --folder i. 0, or -1 on OOM. */
 int pm_plan_walk(pm_run *cx, const pm_item *it, int *hits, size_t *cap);
 void pm_plan_mark_hits(const taap_run_options *o, const pm_item *it, int *hits);
-/* Notes and warnings about the scripts on an item's path (under cx->lock). */
-void pm_plan_notes(pm_run *cx, const pm_item *it);
 
 /* ---- build.c --------------------------------------------------------------------- */
 typedef struct pm_built {
@@ -187,6 +193,7 @@ typedef struct pm_outcome {
     double dns_ms, connect_ms, tls_ms, ttfb_ms; /* the last try's phases */
     pm_assertions asserts;  /* script results (sandbox), in run order */
     unsigned prerequest_scripts, test_scripts, script_errors; /* scripts run */
+    char script_error[400]; /* the first script that threw, timed out or could not run */
 } pm_outcome;
 
 void pm_emit(pm_run *cx, taap_run_event_type type, unsigned iteration, const char *path,
@@ -205,6 +212,26 @@ int pm_token_basic(pm_worker *w, pm_built *b);
 int pm_token_capture(pm_run *cx, const char *body, pm_outcome *oc);
 int pm_token_valid(pm_run *cx);
 void pm_token_ensure(pm_worker *w, int force, unsigned seen_gen, const char *why);
+
+/* ---- script.c (scripts in Postman's sandbox) --------------------------------------- */
+/* Are there scripts in the plan, and can they run? TAAP_E_CONFIG names the
+ * missing piece (node, the sandbox) and the command that installs it. */
+taap_code pm_scripts_setup(pm_run *cx, taap_error *err);
+/* Warnings (ignored scripts) and notes (native PoP) for an item, once each. */
+void pm_scripts_notes(pm_run *cx, const pm_item *it);
+/* 1 if the item or an ancestor has a pre-request (test = 0) or test script. */
+int pm_item_has_scripts(const pm_item *it, int test);
+/* 1 if a pre-request script builds a PoP with jsrsasign (signed natively). */
+int pm_script_is_pop(const char *text);
+/* The pre-request chain: *request gets pm.request when a script changed it
+ * (else NULL); returns 1 when a script called pm.execution.skipRequest(). */
+int pm_scripts_prerequest(pm_worker *w, const pm_item *it, json_t **request, pm_outcome *oc);
+/* The test chain over the response. */
+void pm_scripts_test(pm_worker *w, const pm_item *it, const pm_built *b,
+                     const pm_http_resp *resp, pm_outcome *oc);
+/* The item's scripts of one kind as not run (their pm.test names). */
+void pm_scripts_not_run(pm_run *cx, const pm_item *it, int test, pm_outcome *oc);
+void pm_scripts_worker_free(pm_worker *w);
 
 /* ---- exec.c ---------------------------------------------------------------------- */
 void pm_exec_item(pm_worker *w, const pm_plan_item *pi, int from_token_lock, const char *why);

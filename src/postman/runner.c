@@ -131,12 +131,16 @@ static taap_code run_secrets(pm_run *cx, taap_error *err)
     cx->pop_all = cx->o->taap || truthy(pm_scope_get(&cx->coll, "taap_pop")) ||
                   truthy(pm_scope_get(&cx->coll, "taapPop"));
     int need_key = cx->pop_all;
-    for (size_t i = 0; i < cx->n_plan && !need_key; i++)
+    for (size_t i = 0; i < cx->n_plan && !need_key; i++) {
+        /* a PoP pre-request script: its X-Authorization is signed natively */
+        for (const pm_item *p = cx->plan[i].it; p && !need_key; p = p->parent)
+            need_key = p->prerequest && !cx->o->ignore_scripts && pm_script_is_pop(p->prerequest);
         for (size_t h = 0; h < cx->plan[i].it->headers.n; h++) {
             const pm_kv *kv = &cx->plan[i].it->headers.v[h];
             if (!kv->disabled && kv->key && !taap_ascii_casecmp(kv->key, "X-Authorization"))
                 need_key = 1;
         }
+    }
     taap_code rc = need_key ? load_key(cx, err) : TAAP_OK;
     collect_secrets(cx, pm_varset_scope(cx->env));
     collect_secrets(cx, pm_varset_scope(cx->globals));
@@ -187,6 +191,7 @@ static taap_code run_workers(pm_run *cx, const pm_run_seams *seams, taap_error *
         if (ws[j].http)
             ws[j].http->ops->close(ws[j].http);
         pm_scope_clear(&ws[j].data);
+        pm_scripts_worker_free(&ws[j]);
     }
     free(ws);
     free(th);
@@ -246,7 +251,7 @@ taap_code pm_run_collection(const taap_collection *c, taap_varset *env, taap_var
     if ((rc = run_plan(cx, err)) != TAAP_OK)
         goto done;
     pm_token_setup(cx);
-    if ((rc = run_secrets(cx, err)) != TAAP_OK)
+    if ((rc = run_secrets(cx, err)) != TAAP_OK || (rc = pm_scripts_setup(cx, err)) != TAAP_OK)
         goto done;
 
     unsigned iters = opts->iterations;
@@ -259,7 +264,7 @@ taap_code pm_run_collection(const taap_collection *c, taap_varset *env, taap_var
     pthread_mutex_lock(&cx->lock);
     pm_emit(cx, TAAP_RUN_EV_START, 0, NULL, taap_collection_name(c), NULL);
     for (size_t i = 0; i < cx->n_plan; i++)
-        pm_plan_notes(cx, cx->plan[i].it);
+        pm_scripts_notes(cx, cx->plan[i].it);
     pthread_mutex_unlock(&cx->lock);
 
     if ((rc = run_workers(cx, seams, err)) != TAAP_OK)
