@@ -52,17 +52,13 @@ static int exec_not_sent(pm_worker *w, const pm_plan_item *pi, int from_token_lo
         oc.skipped = oc.passed = 1;
         snprintf(oc.expect, sizeof oc.expect, "-");
         pm_note(&oc, "jsrsasign download not needed: PoP tokens are signed natively");
-        if (cx->scripts != PM_SCRIPTS_NONE) /* its tests, if any, did not run */
-            pm_scripts_not_run(cx, pi->it, 1, &oc);
-        pm_record_result(w, pi, NULL, &oc);
-        pm_assertions_free(&oc.asserts);
+        pm_record_result(w, pi, NULL, &oc); /* skipped: its scripts do not run */
         return 1;
     }
-    /* a token request with scripts is sent every time, as Newman does, so
-     * that its scripts run */
-    if (!pi->is_token || from_token_lock ||
-        (cx->scripts == PM_SCRIPTS_RUN &&
-         (pm_item_has_scripts(pi->it, 0) || pm_item_has_scripts(pi->it, 1))))
+    /* a token request while the token is valid is not sent (taap's token
+     * reuse): like a request a script skipped, its scripts do not run and
+     * it is reported as skipped, never as passed assertions */
+    if (!pi->is_token || from_token_lock)
         return 0;
     /* the token request: parallel workers share one token */
     pthread_mutex_lock(&cx->token_lock);
@@ -349,11 +345,13 @@ void pm_exec_item(pm_worker *w, const pm_plan_item *pi, int from_token_lock, con
         pm_note(&oc, oc.attempts > 1 ? "PoP signed (fresh on each try)" : "PoP signed");
     if (b.basic_from_env)
         pm_note(&oc, "Basic credentials from the environment");
-    exec_judge(w, &pmut, &oc, &resp);
+    /* test scripts first, then taap's own token capture (its clock, its
+     * variable names) has the last word on the token variables */
     if (!oc.transport && !oc.config && oc.attempts)
         pm_scripts_test(w, pi->it, &b, &resp, &oc);
     else if (cx->scripts != PM_SCRIPTS_NONE && pm_item_has_scripts(pi->it, 1))
         pm_scripts_not_run(cx, pi->it, 1, &oc); /* no response: its tests did not run */
+    exec_judge(w, &pmut, &oc, &resp);
     exec_verdict(&oc);
     if (oc.attempts > 1 && !refreshed) {
         char n[64];

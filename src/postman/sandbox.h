@@ -22,7 +22,7 @@
 #define PM_SB_MAX_LINE (64u * 1024u * 1024u)  /* one message, either way */
 #define PM_SB_MAX_EVENTS 100000u              /* assertions + logs per script */
 #define PM_SB_HELLO_MS 60000                  /* node start-up + sandbox boot */
-#define PM_SB_GRACE_MS 5000                   /* past --timeout-script: host hung */
+#define PM_SB_GRACE_MS 30000                  /* past --timeout-script: host hung */
 
 /* Where the pieces are: the node binary and the folder with host.js and
  * node_modules/postman-sandbox. */

@@ -40,6 +40,10 @@ static const char pop_preamble[] =
     "function (src) { return (src === undefined || src === null || "
     "/KJUR|jsrsasign/.test(String(src).slice(0, 65536))) ? undefined : __taapRealEval(src); };";
 
+/* What a script sees instead of a private key held in a variable: the key
+ * stays in taap (it signs the PoP natively). */
+static const char key_placeholder[] = "<private key: kept by taap, signs natively>";
+
 /* The body taap hands a script that asks for jsrsasign. */
 static const char jsrsasign_stub[] =
     "/* jsrsasign: not downloaded - taap signs PoP tokens natively */";
@@ -209,12 +213,15 @@ static json_t *jstr_lossy(const char *s, size_t n)
     return j;
 }
 
+/* A scope as [[key, value]…]; a private key is never handed to a script. */
 static json_t *scope_json(const pm_scope *s)
 {
     json_t *a = json_array();
-    for (size_t i = 0; s && a && i < s->n; i++)
+    for (size_t i = 0; s && a && i < s->n; i++) {
+        const char *v = strstr(s->v[i].value, "PRIVATE KEY") ? key_placeholder : s->v[i].value;
         json_array_append_new(a, json_pack("[o,o]", jstr_lossy(s->v[i].key, strlen(s->v[i].key)),
-                                           jstr_lossy(s->v[i].value, strlen(s->v[i].value))));
+                                           jstr_lossy(v, strlen(v))));
+    }
     return a;
 }
 
@@ -371,6 +378,8 @@ static void apply_vars(pm_run *cx, json_t *vars)
         json_array_foreach(json_object_get(m, "set"), i, e) {
             const char *k = json_string_value(json_array_get(e, 0));
             const char *v = json_string_value(json_array_get(e, 1));
+            if (!strcmp(v, key_placeholder))
+                continue; /* the stand-in copied back: the key stays as it was */
             if (s == 0)
                 taap_varset_set(cx->env, k, v, NULL);
             else if (s == 1)
@@ -380,8 +389,9 @@ static void apply_vars(pm_run *cx, json_t *vars)
             if (pm_name_sensitive(k) || strstr(v, "PRIVATE KEY"))
                 pm_secrets_add(&cx->secrets, v);
         }
-        json_array_foreach(json_object_get(m, "unset"), i, e)
+        json_array_foreach(json_object_get(m, "unset"), i, e) {
             scope_unset(scopes[s], json_string_value(e));
+        }
     }
 }
 
@@ -465,6 +475,7 @@ static int run_one(pm_worker *w, const pm_item *it, const pm_item *owner, int te
     json_decref(info);
     json_decref(sent);
     if (rc != TAAP_OK) {
+        oc->script_errors++;
         pm_sandbox_free(w->sb); /* a new host for the next script */
         w->sb = NULL;
         snprintf(oc->script_error, sizeof oc->script_error, "%s script of \"%.100s\" did not run: %.250s",
@@ -472,6 +483,12 @@ static int run_one(pm_worker *w, const pm_item *it, const pm_item *owner, int te
         pm_sb_result_clear(&r);
         return -1;
     }
+    if (test)
+        oc->test_scripts++;
+    else
+        oc->prerequest_scripts++;
+    if (r.error_name)
+        oc->script_errors++;
     pthread_mutex_lock(&cx->lock);
     apply_result(w, it, test ? "test" : "prerequest", &r, oc, where);
     pthread_mutex_unlock(&cx->lock);

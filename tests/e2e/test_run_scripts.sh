@@ -61,7 +61,9 @@ cat >"$tmp/features.json" <<EOF
         "pm.variables.set('order', pm.variables.get('order') + 'I');",
         "pm.request.headers.upsert({key: 'X-From-Script', value: '{{iccid}}'});",
         "pm.request.url = pm.request.url.toString() + '?from=script';",
-        "console.log('secret is', pm.environment.get('client_secret'));"]}},
+        "console.log('secret is', pm.environment.get('client_secret'));",
+        "console.log('key is', pm.environment.get('privateKey'));",
+        "pm.environment.set('privateKey', pm.environment.get('privateKey'));"]}},
       {"listen": "test", "script": {"exec": [
         "pm.test('order collection → folder → item', () => pm.expect(pm.variables.get('order')).to.equal('CFI'));",
         "pm.test('header and query applied', () => { pm.expect(pm.request.headers.get('X-From-Script')).to.equal(pm.iterationData.get('iccid')); pm.expect(pm.request.url.toString()).to.include('from=script'); });",
@@ -87,7 +89,8 @@ cat >"$tmp/features.json" <<EOF
  ]}
 EOF
 printf 'iccid\n89012600000000000001\n' >"$tmp/data.csv"
-printf '{"values":[{"key":"client_secret","value":"s3cr3t-value-never-shown","type":"secret","enabled":true}]}' >"$tmp/fenv.json"
+jq -n --arg k "$(cat "$KEY")" '{values: [{key: "client_secret", value: "s3cr3t-value-never-shown", type: "secret", enabled: true},
+  {key: "privateKey", value: $k, type: "secret", enabled: true}]}' >"$tmp/fenv.json"
 $TAAP run "$tmp/features.json" -e "$tmp/fenv.json" -d "$tmp/data.csv" --export-environment "$tmp/fenv-out.json" \
   -r cli,json --reporter-json-export "$tmp/f.json" >"$tmp/out" 2>"$tmp/err"
 check_rc "features collection passes" $? 0
@@ -103,6 +106,10 @@ check_grep "skipRequest: reported" "skipRequest" "$tmp/out"
 check_eq "legacy setter exported" "$(jq -r '.values[] | select(.key=="legacySet") | .value' "$tmp/fenv-out.json")" yes
 check_grep "console line shown" "secret is" "$tmp/out"
 check_nogrep "console line redacted" "s3cr3t-value-never-shown" "$tmp/out"
+check_grep "a script never sees the private key" "key is <private key: kept by taap" "$tmp/out"
+check_nogrep "the key is not printed" "BEGIN PRIVATE KEY" "$tmp/out"
+check_eq "copying the stand-in back keeps the key" \
+  "$(jq -r '.values[] | select(.key=="privateKey") | .value' "$tmp/fenv-out.json" | head -1)" "-----BEGIN PRIVATE KEY-----"
 check_nogrep "report redacted" "s3cr3t-value-never-shown" "$tmp/f.json"
 
 # ---- 4. --ignore-scripts: listed, counted as not run, never passed -------------
