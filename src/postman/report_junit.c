@@ -110,6 +110,7 @@ static void suite(pm_buf *b, const taap_run_result *r, size_t first_i, char *don
     size_t n_cases = 0, n_fail = 0, n_err = 0;
     double t = 0;
     tc_acc status = {0}, errors = {0}, sent = {0};
+    int own_check = 0; /* a request judged by taap's status check, not its test scripts */
     for (size_t i = first_i; i < r->n; i++) {
         const taap_run_request *q = &r->recs[i].r;
         if (strcmp(q->path, path) != 0)
@@ -131,6 +132,7 @@ static void suite(pm_buf *b, const taap_run_result *r, size_t first_i, char *don
         }
         status.runs++;
         status.time_ms += q->time_ms;
+        own_check |= !q->expectation || strcmp(q->expectation, "tests") != 0;
         int assertion_failed = 0;
         for (size_t k = 0; k < q->n_assertions; k++)
             assertion_failed |= q->assertions[k].status == TAAP_ASSERTION_FAILED ||
@@ -142,9 +144,11 @@ static void suite(pm_buf *b, const taap_run_result *r, size_t first_i, char *don
         tc_write(&cases, first, first->name, &sent, 0);
         n_cases++;
     }
-    if (status.runs) {
+    if (status.runs && (own_check || status.failed)) {
         char name[96];
         snprintf(name, sizeof name, "status %s", first->expectation ? first->expectation : "");
+        if (!own_check) /* the scripts failed without a failed assertion (a script error) */
+            snprintf(name, sizeof name, "scripts");
         for (size_t i = first_i; i < r->n && !strcmp(name, "status -"); i++)
             if (!strcmp(r->recs[i].r.path, path) && !r->recs[i].r.skipped)
                 snprintf(name, sizeof name, "status %s", r->recs[i].r.expectation);
