@@ -42,14 +42,20 @@ done
 # src/postman/sandbox/package-lock.json) goes into src/postman/sandbox/
 # node_modules, where a build-tree taap finds it (`make install` copies it).
 # Reinstalled only when the lock file changed.
-sandbox_npm() {
-  [ -n "$SANDBOX" ] || return 0
-  dir="$(cd "$(dirname "$0")/.." && pwd)/src/postman/sandbox"
+# Newman, pinned by tests/newman/package-lock.json, goes into tests/newman/
+# node_modules for the test that compares `taap run` with it.
+npm_ci() { # DIR WHAT
+  dir="$(cd "$(dirname "$0")/.." && pwd)/$1"
   stamp="$dir/node_modules/.taap-lock"
   if [ -f "$stamp" ] && cmp -s "$stamp" "$dir/package-lock.json"; then return 0; fi
-  echo "deps.sh: installing the script sandbox (npm ci in $dir)" >&2
+  echo "deps.sh: installing $2 (npm ci in $dir)" >&2
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   cp "$dir/package-lock.json" "$stamp"
+}
+sandbox_npm() {
+  [ -n "$SANDBOX" ] || return 0
+  npm_ci src/postman/sandbox "the script sandbox"
+  npm_ci tests/newman "Newman for the comparison test"
 }
 
 missing=""

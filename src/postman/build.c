@@ -492,6 +492,10 @@ int pm_build_request(pm_worker *w, const pm_plan_item *pi, pm_built *b)
     b->uses_token = pm_mentions_token(cx, it);
     if (pm_auth_apply(w, it, b) != 0)
         return -1;
+    /* the runtime's system header, after the collection's and auth's
+     * headers and before the body's implicit Content-Type (as Newman) */
+    if (pm_hdr_find(b, "Accept") < 0 && pm_hdr_add(b, "Accept", "*/*") != 0)
+        return -1;
     if (!method_prunes_body(b->method) && build_body(w, it, b) != 0)
         return -1;
     if (pi->is_token && pm_token_basic(w, b) != 0)
