@@ -16,7 +16,7 @@ CTEST_ARGS ?= --output-on-failure -j $(JOBS)
 TEST_OPTS  := -DTAAP_TESTS=ON -DTAAP_WERROR=ON
 
 .PHONY: all deps deps-test build demo test test-release test-asan test-clang bench fuzz \
-	memcheck soak mutate install uninstall clean nginx-module
+	memcheck soak mutate install uninstall deb clean nginx-module
 
 all: build
 
@@ -107,6 +107,11 @@ install: build
 # Removes what the last `make install` from $(BUILD) wrote (same DESTDIR).
 uninstall:
 	@DESTDIR="$(DESTDIR)" cmake -DMANIFEST=$(BUILD)/install_manifest.txt -P cmake/uninstall.cmake
+
+# A Debian package of what make install writes, for /usr:
+# $(BUILD)/packages/taap_VERSION_ARCH.deb (dpkg -i / dpkg -r).
+deb: build
+	@cd $(BUILD) && cpack -G DEB
 
 clean:
 	@rm -rf $(BUILD) $(TEST_BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(FUZZ_BUILD)

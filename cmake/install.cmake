@@ -1,7 +1,8 @@
 # install.cmake — what `make install` writes (included by CMakeLists.txt):
 #   bin/taap, libexec/taap/taap-full, lib/libtaap*.{so,a}, include/taap/,
 #   lib/pkgconfig/taap*.pc, lib/cmake/taap/ (find_package(taap CONFIG)),
-#   share/taap/sandbox/ (taap run's script host), share/man/man1/taap.1.
+#   share/taap/sandbox/ (taap run's script host), share/man/man1/taap.1,
+#   bash, zsh and fish completions (generated from the command's help).
 # Paths are GNUInstallDirs' relative ones, so `cmake --install --prefix P`
 # and DESTDIR move everything together; the .pc files are written at install
 # time for the prefix actually used.
@@ -80,8 +81,46 @@ install(DIRECTORY src/postman/sandbox/node_modules DESTINATION ${CMAKE_INSTALL_D
   OPTIONAL)
 install(FILES docs/taap.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 OPTIONAL)
 
+# Shell completions, generated from the command table and each command's help
+# by scripts/gen-completions.sh with the taap just built.
+set(TAAP_COMPLETIONS ${CMAKE_BINARY_DIR}/completions/taap.bash
+  ${CMAKE_BINARY_DIR}/completions/_taap ${CMAKE_BINARY_DIR}/completions/taap.fish)
+add_custom_command(OUTPUT ${TAAP_COMPLETIONS}
+  COMMAND sh ${CMAKE_SOURCE_DIR}/scripts/gen-completions.sh $<TARGET_FILE:taap>
+          ${CMAKE_BINARY_DIR}/completions
+  DEPENDS taap taap-full ${CMAKE_SOURCE_DIR}/scripts/gen-completions.sh
+  COMMENT "Generating bash, zsh and fish completions from taap's help")
+add_custom_target(taap_completions ALL DEPENDS ${TAAP_COMPLETIONS})
+install(FILES ${CMAKE_BINARY_DIR}/completions/taap.bash
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME taap)
+install(FILES ${CMAKE_BINARY_DIR}/completions/_taap
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
+install(FILES ${CMAKE_BINARY_DIR}/completions/taap.fish
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d)
+
 # `make uninstall` (also the Makefile's): the files of the last install.
 add_custom_target(uninstall
   COMMAND ${CMAKE_COMMAND} -DMANIFEST=${CMAKE_BINARY_DIR}/install_manifest.txt
           -P ${CMAKE_SOURCE_DIR}/cmake/uninstall.cmake
   COMMENT "Removing what the last install from this tree wrote")
+
+# `make deb`: one Debian package with everything `make install` writes, for
+# /usr (CPack DEB). Depends is written here (dpkg-shlibdeps would run `file`
+# over every file of the script sandbox's node_modules: minutes); the
+# ldconfig trigger registers the libraries.
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME taap)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_CONTACT "taap maintainers <taap-maintainers@localhost>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
+  "T-Mobile API Access Protocol (TAAP): C libraries, the taap command and a local emulator")
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_PACKAGE_DIRECTORY ${CMAKE_BINARY_DIR}/packages)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION devel)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.34), libssl3 (>= 3.0), libjansson4 (>= 2.14), \
+libcurl4 (>= 7.88), libmicrohttpd12 (>= 0.9.75), libsqlite3-0 (>= 3.40)")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "nodejs")
+file(WRITE ${CMAKE_BINARY_DIR}/deb/triggers "activate-noawait ldconfig\n")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_BINARY_DIR}/deb/triggers)
+include(CPack)

@@ -14,7 +14,8 @@ set -eu
 #          headless browser and its driver (the web console's e2e test),
 #          Debian's nginx with its module kit nginx-dev (same version and
 #          configure signature as the binary: the gateway module is built
-#          and tested against it) and redis-server (the shared replay cache).
+#          and tested against it) and redis-server (the shared replay cache), zsh and fish (the
+#          completion test).
 #          A test whose tool is missing would be skipped, so all are installed;
 #   bench  test + the load generator and the command timer;
 #   gateway  build + nginx and nginx-dev (`make nginx-module`).
@@ -22,7 +23,7 @@ BUILD_PKGS="build-essential cmake ninja-build pkg-config ca-certificates \
 libssl-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libhiredis-dev"
 TEST_PKGS="git openssl curl sqlite3 libcmocka-dev jq cppcheck clang-tidy clang \
 libclang-rt-14-dev nodejs npm valgrind chromium chromium-driver python3-selenium \
-nginx nginx-dev redis-server"
+nginx nginx-dev redis-server zsh fish"
 BENCH_PKGS="wrk hyperfine"
 
 [ $# -eq 0 ] && set -- test

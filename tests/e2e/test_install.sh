@@ -82,7 +82,9 @@ only_taap_files_left() { # ROOT: no regular file or link left below it
 # ---- 1. install into a prefix ----------------------------------------------
 p=$tmp/prefix
 cmake --install "$build" --prefix "$p" > install.log 2>&1 || { cat install.log; fail "install"; }
-for f in bin/taap libexec/taap/taap-full include/taap/taap.h lib/cmake/taap/taapConfig.cmake; do
+for f in bin/taap libexec/taap/taap-full include/taap/taap.h lib/cmake/taap/taapConfig.cmake \
+         share/bash-completion/completions/taap share/zsh/vendor-completions/_taap \
+         share/fish/vendor_completions.d/taap.fish share/man/man1/taap.1; do
   [ -e "$p/$f" ] || fail "install did not write $f"
 done
 export PKG_CONFIG_PATH="$p/lib/pkgconfig"
