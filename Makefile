@@ -119,7 +119,7 @@ clean:
 # Mutation testing (tests/mutate/mutants.txt): each mutant planted alone,
 # its group's tests rebuilt and run, the source restored; every mutant must
 # be killed. MUTANTS="V01 J02" runs only those. Takes about an hour.
-mutate: deps
+mutate: deps-test
 	@sh tests/mutate/mutate.sh $(MUTANTS)
 
 # Load the emulator for SOAK_SECONDS (600) at SOAK_CONNECTIONS (32) with valid

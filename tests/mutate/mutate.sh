@@ -71,7 +71,7 @@ apply() {
 }
 
 echo "mutate: configuring $build"
-cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAAP_BENCH=OFF \
+cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAAP_BENCH=OFF -DTAAP_TESTS=ON \
   >"$work/cmake.log" 2>&1 || { cat "$work/cmake.log"; exit 1; }
 all_targets="taap $(for g in core serve; do tests_of $g; done | tr '\n' ' ')"
 echo "mutate: building the unmutated tree"
