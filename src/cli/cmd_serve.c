@@ -32,7 +32,8 @@ const char cmd_serve_help[] =
     "  --port-file FILE        write the bound port to FILE once listening\n"
     "  --db FILE               SQLite database (WAL); default: a temporary one\n"
     "  --admin-token-file FILE admin token for the management API; created (0600) with\n"
-    "                          a random token if missing (default DB.admin-token)\n"
+    "                          a random token if missing (default DB.admin-token); refused\n"
+    "                          when group or others may read it\n"
     "  --threads N             worker threads (default 4)\n"
     "  --no-access-log         do not log one line per request on stderr\n"
     "  --request-log N         requests remembered for GET /devedge/v1/requests, `taap admin\n"
@@ -43,7 +44,12 @@ const char cmd_serve_help[] =
     "  --max-header-bytes N    request line + headers (default 16384; more gets 431)\n"
     "  --max-body-bytes N      request body (default 1048576; more gets 413)\n"
     "  --max-connections N     concurrent connections (default 512)\n"
-    "  --request-timeout S     idle seconds before a connection is closed (default 30)\n"
+    "  --max-connections-per-client N  connections from one client address (default 32;\n"
+    "                          at most half of --max-connections)\n"
+    "  --header-timeout S      seconds to receive a request line and its headers in all,\n"
+    "                          however slowly they trickle (default 10)\n"
+    "  --request-timeout S     idle seconds before a connection is closed: a body that\n"
+    "                          stops arriving, an idle kept-alive connection (default 30)\n"
     "\n"
     "Demo data:\n"
     "  --init                  seed a demo account (application demo-app with client id and\n"
@@ -78,7 +84,7 @@ const char cmd_serve_help[] =
 
 enum {
     OPT_LISTEN = 256, OPT_PORT_FILE, OPT_DB, OPT_ADMIN_TOKEN_FILE, OPT_THREADS, OPT_NO_LOG,
-    OPT_MAX_HEADER, OPT_MAX_BODY, OPT_MAX_CONN, OPT_TIMEOUT, OPT_INIT, OPT_INIT_ONLY,
+    OPT_MAX_HEADER, OPT_MAX_BODY, OPT_MAX_CONN, OPT_MAX_CONN_CLIENT, OPT_HEADER_TIMEOUT, OPT_TIMEOUT, OPT_INIT, OPT_INIT_ONLY,
     OPT_INIT_KEY, OPT_JSON, OPT_LEEWAY, OPT_MAX_POP, OPT_TOKEN_REQ, OPT_RES_REQ, OPT_NO_REPLAY,
     OPT_TOKEN_LIFE, OPT_SECRET_ITER, OPT_CLOCK_OFFSET, OPT_NOW_FILE, OPT_PORT, OPT_REQUEST_LOG,
     OPT_REPLAY
@@ -202,6 +208,8 @@ int cmd_serve(int argc, char **argv)
         {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER},
         {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY},
         {"max-connections", required_argument, NULL, OPT_MAX_CONN},
+        {"max-connections-per-client", required_argument, NULL, OPT_MAX_CONN_CLIENT},
+        {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
         {"request-timeout", required_argument, NULL, OPT_TIMEOUT},
         {"init", no_argument, NULL, OPT_INIT},
         {"init-only", no_argument, NULL, OPT_INIT_ONLY},
@@ -269,6 +277,16 @@ int cmd_serve(int argc, char **argv)
             if (!parse_num("--max-connections", optarg, 1, 100000, &v))
                 goto out;
             o.max_connections = (unsigned)v;
+            break;
+        case OPT_MAX_CONN_CLIENT:
+            if (!parse_num("--max-connections-per-client", optarg, 1, 100000, &v))
+                goto out;
+            o.max_connections_per_client = (unsigned)v;
+            break;
+        case OPT_HEADER_TIMEOUT:
+            if (!parse_num("--header-timeout", optarg, 1, 86400, &v))
+                goto out;
+            o.header_timeout = (unsigned)v;
             break;
         case OPT_TIMEOUT:
             if (!parse_num("--request-timeout", optarg, 1, 86400, &v))

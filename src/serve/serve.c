@@ -36,6 +36,8 @@ void taap_serve_options_init(taap_serve_options *o)
     o->max_body_bytes = 1024 * 1024;
     o->max_connections = 512;
     o->request_timeout = 30;
+    o->header_timeout = 10;
+    o->max_connections_per_client = 32;
     o->drain_timeout = 10;
     o->leeway = TAAP_VERIFY_DEFAULT_LEEWAY;
     o->max_pop_lifetime = TAAP_POP_MAX_LIFETIME;
@@ -223,7 +225,8 @@ taap_code taap_serve_open(const taap_serve_options *o, taap_server **out,
     if (o->threads < 1 || o->threads > 256)
         return taap_fail(err, TAAP_E_USAGE, "--threads must be 1..256");
     if (o->max_pop_lifetime < 1 || o->token_lifetime < 1 || o->max_header_bytes < 512 ||
-        o->max_connections < 1 || o->request_timeout < 1)
+        o->max_connections < 1 || o->request_timeout < 1 || o->header_timeout < 1 ||
+        o->max_connections_per_client < 1)
         return taap_fail(err, TAAP_E_USAGE, "a server limit is zero or too small");
     taap_server *s = calloc(1, sizeof *s);
     if (!s)
@@ -232,6 +235,7 @@ taap_code taap_serve_open(const taap_serve_options *o, taap_server **out,
     pthread_mutex_init(&s->db_mu, NULL);
     pthread_mutex_init(&s->secret_mu, NULL);
     pthread_mutex_init(&s->at_mu, NULL);
+    pthread_mutex_init(&s->conn_mu, NULL);
     s->listen = strdup(o->listen ? o->listen : "127.0.0.1");
     s->port_file = dup_or_null(o->port_file);
     s->now_file = dup_or_null(o->now_file);
@@ -373,6 +377,7 @@ void taap_serve_close(taap_server *s)
     pthread_mutex_destroy(&s->db_mu);
     pthread_mutex_destroy(&s->secret_mu);
     pthread_mutex_destroy(&s->at_mu);
+    pthread_mutex_destroy(&s->conn_mu);
     OPENSSL_cleanse(s, sizeof *s);
     free(s);
 }

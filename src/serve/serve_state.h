@@ -15,6 +15,7 @@
 
 struct MHD_Daemon;
 struct store_conn;
+struct srv_conn;
 
 #define SRV_SECRET_CACHE 256
 
@@ -63,6 +64,10 @@ struct taap_server {
 
     /* The HTTP transport (server.c). */
     struct MHD_Daemon *mhd;
+    pthread_mutex_t conn_mu;       /* guards conns_open (the header deadline's list) */
+    struct srv_conn *conns_open;
+    pthread_t reaper;
+    int reaper_running;
     unsigned port;
     atomic_int inflight;
     atomic_int stopping;

@@ -28,6 +28,112 @@
 
 /* ---- libmicrohttpd ----------------------------------------------------------- */
 
+/* ---- the header deadline ------------------------------------------------------ */
+
+/*
+ * libmicrohttpd's connection timeout is an idle timer: every byte resets it,
+ * so a client trickling one header byte a second holds its slot for ever.
+ * The deadline below is a total: a connection gets header_timeout seconds
+ * from the moment it opens (or its previous response was sent) until its
+ * header section is complete. A reaper thread shuts down the sockets that
+ * miss it; libmicrohttpd then sees the end of the stream and frees the slot.
+ * Bodies stay under the idle timer (request_timeout).
+ *
+ * Each connection's entry is its MHD socket context, on a list under
+ * conn_mu. MHD closes the socket only after the CLOSED notification, which
+ * unlinks the entry under the same mutex, so the reaper never shuts down a
+ * descriptor that has been closed and reused.
+ */
+typedef struct srv_conn {
+    struct srv_conn *prev, *next;
+    int fd;
+    int64_t deadline_ms;   /* monotonic; 0 = headers received, no deadline */
+} srv_conn;
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void conn_set_deadline(taap_server *s, srv_conn *c, int64_t deadline_ms)
+{
+    pthread_mutex_lock(&s->conn_mu);
+    c->deadline_ms = deadline_ms;
+    pthread_mutex_unlock(&s->conn_mu);
+}
+
+static srv_conn *conn_of(struct MHD_Connection *con)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void notify_conn(void *cls, struct MHD_Connection *con, void **socket_context,
+                        enum MHD_ConnectionNotificationCode toe)
+{
+    taap_server *s = cls;
+    srv_conn *c = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c = ci ? calloc(1, sizeof *c) : NULL;
+        if (!c)
+            return; /* no deadline for this one: the idle timer still applies */
+        c->fd = ci->connect_fd;
+        c->deadline_ms = mono_ms() + (int64_t)s->o.header_timeout * 1000;
+        pthread_mutex_lock(&s->conn_mu);
+        c->next = s->conns_open;
+        if (c->next)
+            c->next->prev = c;
+        s->conns_open = c;
+        pthread_mutex_unlock(&s->conn_mu);
+        *socket_context = c;
+        return;
+    }
+    if (!c)
+        return;
+    pthread_mutex_lock(&s->conn_mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns_open = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&s->conn_mu);
+    free(c);
+    *socket_context = NULL;
+}
+
+static void *reaper(void *arg)
+{
+    taap_server *s = arg;
+    struct timespec step = {0, 100 * 1000 * 1000};
+    while (!atomic_load(&s->stopping)) {
+        nanosleep(&step, NULL);
+        int64_t now = mono_ms();
+        int cut = 0;
+        pthread_mutex_lock(&s->conn_mu);
+        for (srv_conn *c = s->conns_open; c; c = c->next)
+            if (c->deadline_ms && now > c->deadline_ms) {
+                shutdown(c->fd, SHUT_RDWR);
+                c->deadline_ms = 0;
+                cut++;
+            }
+        pthread_mutex_unlock(&s->conn_mu);
+        if (cut && s->o.access_log) {
+            flockfile(s->o.access_log);
+            fprintf(s->o.access_log, "- - - - (%d connection%s cut: no complete header section "
+                    "within %u s)\n", cut, cut == 1 ? "" : "s", s->o.header_timeout);
+            fflush(s->o.access_log);
+            funlockfile(s->o.access_log);
+        }
+    }
+    return NULL;
+}
+
 /* Per-request state (MHD's con_cls), created by the URI log callback so the
  * raw request target is kept exactly as sent (MHD unescapes its `url`). */
 typedef struct conn_req {
@@ -128,7 +234,6 @@ static void log_request(taap_server *s, conn_req *r, const char *note)
 static void done_cb(void *cls, struct MHD_Connection *con, void **con_cls,
                     enum MHD_RequestTerminationCode toe)
 {
-    (void)con;
     taap_server *s = cls;
     conn_req *r = *con_cls;
     if (!r)
@@ -142,6 +247,12 @@ static void done_cb(void *cls, struct MHD_Connection *con, void **con_cls,
         note = "(aborted)";
     if (!r->logged)
         log_request(s, r, note);
+    /* Kept alive: the next request's headers get the idle time plus the
+     * header deadline, counted from now. */
+    srv_conn *c = conn_of(con);
+    if (c)
+        conn_set_deadline(s, c,
+                          mono_ms() + (int64_t)(s->o.request_timeout + s->o.header_timeout) * 1000);
     free(r->target);
     free(r->body);
     EVP_MD_CTX_free(r->sink);
@@ -351,6 +462,9 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
          * draining stop waits for. */
         r->started = 1;
         atomic_fetch_add(&s->inflight, 1);
+        srv_conn *c = conn_of(con);
+        if (c)
+            conn_set_deadline(s, c, 0); /* the header section is complete */
         snprintf(r->method, sizeof r->method, "%s", method);
         taap_header hv[SRV_MAX_HEADERS];
         hdr_collect hc = {.v = hv};
@@ -512,10 +626,15 @@ taap_code taap_serve_start(taap_server *s, taap_error *err)
     /* MHD's own per-connection pool must hold the largest header section we
      * accept plus working room; above that MHD answers 431 itself. */
     size_t memlimit = s->o.max_header_bytes * 2 + 16384;
+    /* One address never gets every slot: at most half of them. */
+    unsigned per_client = s->o.max_connections_per_client;
+    if (s->o.max_connections >= 2 && per_client > s->o.max_connections / 2)
+        per_client = s->o.max_connections / 2;
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_SOCK_ADDR, 0, &addr},
         {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->o.threads, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->o.max_connections, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)per_client, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->o.request_timeout, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)memlimit, NULL},
         {MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL},
@@ -525,17 +644,24 @@ taap_code taap_serve_start(taap_server *s, taap_error *err)
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
                               MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s,
                               MHD_OPTION_NOTIFY_COMPLETED, done_cb, s,
+                              MHD_OPTION_NOTIFY_CONNECTION, notify_conn, s,
                               MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!s->mhd)
         return taap_fail(err, TAAP_E_SERVER, "cannot listen on %s port %u (in use, or not an address of "
                                         "this machine?)",
                     s->listen, s->o.port);
+    atomic_store(&s->stopping, 0);
+    if (pthread_create(&s->reaper, NULL, reaper, s) != 0) {
+        MHD_stop_daemon(s->mhd);
+        s->mhd = NULL;
+        return taap_fail(err, TAAP_E_SERVER, "cannot start the header-deadline thread");
+    }
+    s->reaper_running = 1;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : s->o.port;
     taap_code rc = write_port_file(s, err);
     if (rc != TAAP_OK) {
-        MHD_stop_daemon(s->mhd);
-        s->mhd = NULL;
+        taap_serve_stop(s);
         return rc;
     }
     return TAAP_OK;
@@ -552,6 +678,10 @@ void taap_serve_stop(taap_server *s)
     for (unsigned i = 0; i < s->o.drain_timeout * 100 && atomic_load(&s->inflight) > 0; i++)
         nanosleep(&step, NULL);
     MHD_stop_daemon(s->mhd);
+    if (s->reaper_running) {
+        pthread_join(s->reaper, NULL); /* it ends once `stopping` is set */
+        s->reaper_running = 0;
+    }
     if (lsock != MHD_INVALID_SOCKET)
         close(lsock);
     s->mhd = NULL;

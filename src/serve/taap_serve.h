@@ -53,7 +53,13 @@ typedef struct taap_serve_options {
     size_t max_header_bytes;       /* request line + headers, default 16384 → 431 above */
     size_t max_body_bytes;         /* default 1 MiB → 413 above */
     unsigned max_connections;      /* default 512 */
-    unsigned request_timeout;      /* idle seconds before a connection is closed, default 30 */
+    unsigned request_timeout;      /* idle seconds before a connection is closed (a body that
+                                      stops arriving, a kept-alive connection), default 30 */
+    unsigned header_timeout;       /* seconds to receive a request line and its headers in
+                                      all, however steadily the bytes trickle, default 10 */
+    unsigned max_connections_per_client; /* connections from one client address, default 32
+                                      (and at most half of max_connections, so one address
+                                      can never take every slot) */
     unsigned drain_timeout;        /* seconds to let in-flight requests finish on stop, default 10 */
     /* PoP policy (SPEC §2). */
     unsigned leeway;               /* default 10 */

@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -763,6 +765,137 @@ static void test_slow_and_half_open(void **state)
     healthz_ok("idle connections closed");
 }
 
+/* A TCP connection to 127.0.0.1:port from source address `src` (any
+ * 127.0.0.0/8 address is this machine: a second "client address"). */
+static int connect_from(unsigned port, const char *src)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { 0 }, to = { 0 };
+    a.sin_family = to.sin_family = AF_INET;
+    inet_pton(AF_INET, src, &a.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    to.sin_port = htons((uint16_t)port);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        connect(fd, (struct sockaddr *)&to, sizeof to) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Bytes the server sent before closing (-1: still open after `ms`). */
+static long drained_until_close(int fd, int ms)
+{
+    long got = 0;
+    for (int waited = 0; waited < ms; waited += 100) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        char b[4096];
+        ssize_t r = recv(fd, b, sizeof b, 0);
+        if (r <= 0)
+            return got;
+        got += r;
+    }
+    return -1;
+}
+
+/* GET /healthz from `src`: the status, 0 when there was no answer. */
+static int healthz_from(unsigned port, const char *src)
+{
+    static const char h[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    int fd = connect_from(port, src);
+    if (fd < 0)
+        return 0;
+    char got[4096] = "";
+    size_t n = 0;
+    if (send(fd, h, sizeof h - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof h - 1)) {
+        for (int waited = 0; waited < 5000 && n < sizeof got - 1; waited += 100) {
+            struct pollfd p = { fd, POLLIN, 0 };
+            if (poll(&p, 1, 100) <= 0)
+                continue;
+            ssize_t r = recv(fd, got + n, sizeof got - 1 - n, 0);
+            if (r <= 0)
+                break;
+            n += (size_t)r;
+        }
+    }
+    close(fd);
+    got[n] = '\0';
+    return strncmp(got, "HTTP/1.1 ", 9) == 0 ? (int)strtol(got + 9, NULL, 10) : 0;
+}
+
+/* Slow clients (a server of its own with small limits): four connections
+ * from one address trickle a header byte every 200 ms, which resets any
+ * idle timer (30 s here) — only the total header deadline (2 s) can cut
+ * them. A fifth connection from the same address is refused (per-client
+ * limit 4 = half of --max-connections 8), a well-behaved client from another
+ * address is answered while they trickle, and every trickler is cut without
+ * an answer well inside the bound (10 s; the deadline is 2 s). */
+static void test_slow_clients_cut(void **state)
+{
+    (void)state;
+    static const char *const args[] = { "--max-connections", "8", "--max-connections-per-client",
+                                        "6", "--header-timeout", "2", "--request-timeout", "30",
+                                        NULL };
+    sh_server s2;
+    memset(&s2, 0, sizeof s2);
+    assert_int_equal(sh_start(&s2, NULL, args), 0);
+    int t[4];
+    static const char part[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    for (int i = 0; i < 4; i++) {
+        t[i] = connect_from(s2.port, "127.0.0.1");
+        assert_true(t[i] >= 0);
+        assert_int_equal(send(t[i], part, sizeof part - 1, MSG_NOSIGNAL), (ssize_t)(sizeof part - 1));
+    }
+    /* The fifth from the same address: closed with nothing said. */
+    int fifth = connect_from(s2.port, "127.0.0.1");
+    if (fifth >= 0) {
+        send(fifth, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 35, MSG_NOSIGNAL);
+        assert_int_equal(drained_until_close(fifth, 5000), 0);
+        close(fifth);
+    }
+    /* Another address is served while the four trickle. */
+    assert_int_equal(healthz_from(s2.port, "127.0.0.2"), 200);
+    int open_left = 4;
+    long got[4] = { 0, 0, 0, 0 };
+    int closed[4] = { 0, 0, 0, 0 };
+    for (int step = 0; step < 50 && open_left; step++) { /* 50 × 200 ms = 10 s */
+        for (int i = 0; i < 4; i++) {
+            if (closed[i])
+                continue;
+            send(t[i], "a", 1, MSG_NOSIGNAL);
+            struct pollfd p = { t[i], POLLIN, 0 };
+            if (poll(&p, 1, 50) > 0) {
+                char b[4096];
+                ssize_t r = recv(t[i], b, sizeof b, 0);
+                if (r > 0) {
+                    got[i] += r;
+                } else {
+                    closed[i] = 1;
+                    open_left--;
+                }
+            }
+        }
+        struct timespec pause = { 0, 200 * 1000 * 1000 - 4 * 50 * 1000 * 1000 };
+        nanosleep(&pause, NULL);
+    }
+    for (int i = 0; i < 4; i++) {
+        if (!closed[i])
+            fail_msg("trickling connection %d still open after 10 s (header deadline 2 s)", i);
+        assert_int_equal(got[i], 0); /* cut, not answered */
+        close(t[i]);
+    }
+    /* The address is welcome again once its tricklers are gone. */
+    assert_int_equal(healthz_from(s2.port, "127.0.0.1"), 200);
+    char *log = sh_log(&s2);
+    assert_non_null(strstr(log, "cut: no complete header section within 2 s"));
+    free(log);
+    assert_int_equal(sh_stop(&s2), 0);
+    sh_cleanup(&s2);
+}
+
 /* More connections than --max-connections: the excess is refused or
  * queued, never a crash; once they close, the server serves again. */
 static void test_connection_flood(void **state)
@@ -842,6 +975,7 @@ int main(void)
         cmocka_unit_test(test_pipelining),
         cmocka_unit_test(test_slow_and_half_open),
         cmocka_unit_test(test_connection_flood),
+        cmocka_unit_test(test_slow_clients_cut),
     };
     return cmocka_run_group_tests_name("adversarial_serve", tests, setup, teardown);
 }

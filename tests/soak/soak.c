@@ -168,8 +168,11 @@ int main(int argc, char **argv)
 #ifdef TAAP_SOAK_BIN
     setenv("TAAP_BIN", TAAP_SOAK_BIN, 0); /* `make soak` runs it outside ctest */
 #endif
+    /* Every load connection comes from one address: lift the per-client
+     * share (at most half of --max-connections). */
     static const char *const args[] = { "--no-access-log", "--threads", "4",
-                                        "--token-lifetime", "70", NULL };
+                                        "--token-lifetime", "70", "--max-connections", "4096",
+                                        "--max-connections-per-client", "2048", NULL };
     if (sh_start(&srv, NULL, args) != 0)
         return 1;
     if (sh_make_app(&srv, "soak", NULL, &g_id, &g_secret) != 0)
