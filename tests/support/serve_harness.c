@@ -33,10 +33,10 @@ static void note(const char *fmt, ...)
     va_end(ap);
 }
 
-static void write_now(sh_server *s)
+static void write_now(sh_server *s, int64_t now)
 {
     char buf[32];
-    int n = snprintf(buf, sizeof buf, "%lld\n", (long long)s->now);
+    int n = snprintf(buf, sizeof buf, "%lld\n", (long long)now);
     char tmp[700];
     snprintf(tmp, sizeof tmp, "%s.tmp", s->now_file);
     FILE *f = fopen(tmp, "w");
@@ -47,10 +47,13 @@ static void write_now(sh_server *s)
     rename(tmp, s->now_file); /* atomic: the server never reads half a number */
 }
 
+/* The server's clock moves first, then the one clients sign with: a client
+ * thread that reads s->now never signs ahead of the server (soak_smoke moves
+ * the clock 30 s at a time, past the verifier's 10 s leeway). */
 void sh_set_now(sh_server *s, int64_t now)
 {
+    write_now(s, now);
     s->now = now;
-    write_now(s);
 }
 
 static void init_curl(void)
@@ -87,7 +90,7 @@ int sh_start(sh_server *s, const char *dir, const char *const *extra_args)
     snprintf(s->token_file, sizeof s->token_file, "%s/serve.db.admin-token", s->dir);
     snprintf(s->log_file, sizeof s->log_file, "%s/serve.log", s->dir);
     unlink(s->port_file);
-    write_now(s);
+    write_now(s, s->now);
 
     const char *argv[64];
     int n = 0;
