@@ -40,6 +40,15 @@ extern "C" {
 
 typedef struct taap_client taap_client;
 
+/*
+ * A client secret asked for only when the client needs a new access token
+ * (a valid cached token is used without it). Return TAAP_OK with *out a
+ * malloc'ed NUL-terminated secret, which the client wipes and frees; or an
+ * error (filled into err) naming what is missing — the client returns it
+ * unchanged. Called under the client's lock; once it succeeded, never again.
+ */
+typedef taap_code (*taap_secret_fn)(void *ctx, char **out, taap_error *err);
+
 /* Where the client keeps access tokens between processes. */
 typedef enum taap_client_cache {
     TAAP_CLIENT_CACHE_MEMORY = 0, /* this handle only (the default for library users) */
@@ -56,7 +65,9 @@ typedef struct taap_client_config {
     const char *base_url;       /* "https://host[:port]": token endpoint and relative targets */
     const char *token_path;     /* NULL → /oauth2/v2/tokens; a full URL also works */
     const char *client_id;
-    const char *client_secret;
+    const char *client_secret;  /* or NULL with secret_fn set */
+    taap_secret_fn secret_fn;   /* lazy source: asked only when a token is to be fetched */
+    void *secret_ctx;           /* must outlive the client */
     const taap_key *key;        /* private key for PoP tokens */
     int send_id_token;          /* 1: add X-Auth-Originator: <id_token> to API calls */
     int send_cnf;               /* 1: token request body {"cnf":"<one-line public PEM>"} */
@@ -78,8 +89,10 @@ TAAP_API void taap_client_config_init(taap_client_config *cfg);
 
 /*
  * taap_client_new — check and copy the configuration. Fails with
- * TAAP_E_CONFIG naming the missing setting (base URL, client id, secret,
- * private key). Free with taap_client_free(), which wipes the secret.
+ * TAAP_E_CONFIG naming the missing setting (base URL, client id, secret or
+ * secret_fn, private key). Free with taap_client_free(), which wipes the
+ * secret. The on-disk cache is keyed by token URL, client id, key and cnf —
+ * not the secret, so a cached token is found before the secret is known.
  */
 TAAP_API taap_code taap_client_new(const taap_client_config *cfg, taap_client **out,
                                    taap_error *err);

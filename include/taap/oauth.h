@@ -93,7 +93,8 @@ TAAP_API taap_code taap_oauth_fetch(const taap_oauth_params *p, taap_oauth_token
  *
  * One JSON file per (profile, identity) under a directory (mode 0700), mode
  * 0600, replaced atomically (temporary file + rename) and guarded by an
- * flock()ed lock file beside it, so that concurrent processes share one
+ * flock()ed lock file per profile beside it (reused, never piling up), so
+ * that concurrent processes share one
  * token and a reader never sees half a file. The identity (base URL, token
  * path, client id, key fingerprint) is stored and checked: a token is never
  * handed to a different application. A file that does not parse or does not
@@ -117,7 +118,9 @@ TAAP_API void taap_token_cache_close(taap_token_cache *c);
 /* The cache file's path (owned by the cache). */
 TAAP_API const char *taap_token_cache_path(const taap_token_cache *c);
 
-/* Take / release the exclusive lock (blocking; flock on "<path>.lock").
+/* Take / release the exclusive lock (blocking; flock on
+ * "DIR/token-PROFILE.lock", shared by the profile's identities and kept for
+ * reuse; an empty "<path>.lock" left by older versions is removed).
  * Hold it from the read through the refresh and the write, so one process
  * fetches while the others wait and then reuse its token. */
 TAAP_API taap_code taap_token_cache_lock(taap_token_cache *c, taap_error *err);

@@ -8,6 +8,7 @@
 #include "cli_options.h"
 #include "cli_client.h"
 #include "cli_secret.h"
+#include "util.h"
 
 int cli_client_init(cli_client_opts *o)
 {
@@ -127,40 +128,34 @@ void cli_client_debug(void *ctx, taap_http_debug_kind kind, const char *line)
     fprintf(stderr, "%s%s\n", p, line);
 }
 
-/* The secret from its source spec, prompting when the spec says so. */
-static int get_secret(const char *spec, const char *what, char **out)
+/*
+ * The client secret from its source spec (env:, file:, prompt, plain:) —
+ * the library's lazy secret source (taap_secret_fn): asked for only when a
+ * new access token is needed, so a valid cached token works while the
+ * secret's variable is unset or no terminal is there to type it.
+ */
+static taap_code lazy_secret(void *ctx, char **out, taap_error *err)
 {
-    taap_error err = TAAP_ERROR_INIT;
-    taap_code rc = taap_settings_read_secret(spec, out, &err);
-    if (rc == TAAP_OK)
-        return 0;
-    if (rc == TAAP_E_NEED_PASSPHRASE) {
-        char prompt[128];
-        snprintf(prompt, sizeof prompt, "%s: ", what);
-        char *s = NULL;
-        cli_secret_status st = cli_secret_prompt(prompt, 0, &s);
-        if (st == CLI_SECRET_OK) {
-            size_t n = strlen(s);
-            *out = malloc(n + 1);
-            if (*out)
-                memcpy(*out, s, n + 1);
-            cli_secret_free(s);
-            if (!*out) {
-                cli_errorf("out of memory");
-                return 1;
-            }
-            return 0;
-        }
-        if (st == CLI_SECRET_NONE)
-            cli_errorf("%s is to be typed at a prompt, but there is no terminal", what);
-        return CLI_EXIT_CONFIG;
-    }
-    return cli_report(&err);
-}
-
-static void free_secret(char *s)
-{
-    taap_settings_free_secret(s);
+    cli_client_opts *o = ctx;
+    const char *spec = taap_settings_get(o->cfg.settings, "secret", NULL);
+    *out = NULL;
+    if (!spec || !*spec)
+        return taap_fail(err, TAAP_E_CONFIG, "no client secret: give --secret-env VAR, --secret-file "
+                         "FILE, TAAP_CLIENT_SECRET, a profile secret source or a \"client secret\" in "
+                         "-e FILE");
+    taap_code rc = taap_settings_read_secret(spec, out, err);
+    if (rc != TAAP_E_NEED_PASSPHRASE)
+        return rc;
+    char *s = NULL;
+    cli_secret_status st = cli_secret_prompt("Client secret: ", 0, &s);
+    if (st == CLI_SECRET_NONE)
+        return taap_fail(err, TAAP_E_CONFIG, "the client secret is to be typed at a prompt, but there "
+                         "is no terminal");
+    if (st != CLI_SECRET_OK)
+        return taap_fail(err, TAAP_E_CONFIG, "no client secret was typed");
+    *out = taap_strdup(s);
+    cli_secret_free(s);
+    return *out ? TAAP_OK : taap_fail(err, TAAP_E_NOMEM, "out of memory");
 }
 
 int cli_client_make(cli_client_opts *o, taap_client **out)
@@ -169,7 +164,6 @@ int cli_client_make(cli_client_opts *o, taap_client **out)
     taap_settings *s = o->cfg.settings;
     const char *base = taap_settings_get(s, "base_url", NULL);
     const char *id = taap_settings_get(s, "client_id", NULL);
-    const char *sspec = taap_settings_get(s, "secret", NULL);
     if (!base || !*base) {
         cli_errorf("no base URL: give --base-url, TAAP_BASE_URL, a profile (taap profile add) or "
                    "a baseUrl in the -e environment file");
@@ -180,26 +174,17 @@ int cli_client_make(cli_client_opts *o, taap_client **out)
                    "in the -e environment file");
         return CLI_EXIT_CONFIG;
     }
-    if (!sspec || !*sspec) {
-        cli_errorf("no client secret: give --secret-env VAR, --secret-file FILE, "
-                   "TAAP_CLIENT_SECRET, a profile secret source or a \"client secret\" in -e FILE");
-        return CLI_EXIT_CONFIG;
-    }
-    char *secret = NULL;
-    int rc = get_secret(sspec, "Client secret", &secret);
-    if (rc)
-        return rc;
     taap_key *key = NULL;
-    if ((rc = cli_config_key(&o->cfg, NULL, &key)) != 0) {
-        free_secret(secret);
+    int rc = cli_config_key(&o->cfg, NULL, &key);
+    if (rc != 0)
         return rc;
-    }
     taap_client_config cfg;
     taap_client_config_init(&cfg);
     cfg.base_url = base;
     cfg.token_path = taap_settings_get(s, "token_path", NULL);
     cfg.client_id = id;
-    cfg.client_secret = secret;
+    cfg.secret_fn = lazy_secret;
+    cfg.secret_ctx = o;
     cfg.key = key;
     cfg.send_id_token = taap_settings_bool(taap_settings_get(s, "id_token", NULL)) == 1;
     cfg.send_cnf = taap_settings_bool(taap_settings_get(s, "cnf", NULL)) == 1;
@@ -224,7 +209,6 @@ int cli_client_make(cli_client_opts *o, taap_client **out)
     }
     taap_error err = TAAP_ERROR_INIT;
     taap_code c = taap_client_new(&cfg, out, &err);
-    free_secret(secret);
     taap_key_free(key);
     if (c != TAAP_OK)
         return cli_report(&err);

@@ -138,9 +138,10 @@ int cli_client_no_args(int argc, char **argv, int optind_);
 int cli_client_load(cli_client_opts *o);
 
 /*
- * Make the client from the settings (secret and key resolved, prompting on
- * the terminal when a source says "prompt"). Returns 0 or the exit status
- * (message printed).
+ * Make the client from the settings (the key resolved now; the secret only
+ * when a new access token must be fetched, so a valid cached token needs no
+ * secret — the client's error then names the missing source). `o` must
+ * outlive the client. Returns 0 or the exit status (message printed).
  */
 int cli_client_make(cli_client_opts *o, taap_client **out);
 

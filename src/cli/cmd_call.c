@@ -78,7 +78,8 @@ const char cmd_call_help[] =
     "followed by a newline there. On an HTTP error status one line on stderr says\n"
     "what T-Mobile's status-code table means by it and what the server said\n"
     "(userMessage/systemMessage or error/error_description). Sending a body from a\n"
-    "file shows a progress line on a terminal when it takes more than a second.\n"
+    "file shows a progress line (bytes sent, rate) on stderr when it is a terminal\n"
+    "and the upload takes more than a second ($TAAP_PROGRESS_DELAY_MS changes that).\n"
     "\n"
     "One deliberate difference from curl: an HTTP status >= 400 exits 22 even without\n"
     "-f (a script must not mistake an error for an answer); --curl-exit restores\n"
@@ -514,6 +515,7 @@ static int run_call(call_opts *o)
     call_result res = {.method = rq.req.method};
     int64_t t0 = call_now_ns();
     prog.start_ns = t0;
+    prog.delay_ns = call_progress_delay_ns();
     for (long hop = 0;; hop++) {
         taap_error err = TAAP_ERROR_INIT;
         taap_http_response_free(resp);

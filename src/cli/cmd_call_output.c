@@ -155,11 +155,21 @@ static void human(char *buf, size_t cap, double v)
     snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
 }
 
+int64_t call_progress_delay_ns(void)
+{
+    const char *v = getenv("TAAP_PROGRESS_DELAY_MS");
+    char *end = NULL;
+    long ms = v && *v ? strtol(v, &end, 10) : -1;
+    if (!v || !*v || *end || ms < 0 || ms > 60000)
+        ms = 1000;
+    return (int64_t)ms * 1000000LL;
+}
+
 int call_progress_hook(void *ctx, uint64_t sent, int64_t total)
 {
     call_progress *p = ctx;
     int64_t now = call_now_ns();
-    if (now - p->start_ns < 1000000000LL || now - p->last_ns < 250000000LL || !sent)
+    if (now - p->start_ns < p->delay_ns || (p->shown && now - p->last_ns < 250000000LL) || !sent)
         return 0;
     p->last_ns = now;
     p->shown = 1;

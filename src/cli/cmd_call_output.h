@@ -36,12 +36,16 @@ void call_print_headers(FILE *out, const taap_http_response *r);
  * "body_bytes" when it is not UTF-8). 0, or -1 when writing failed. */
 int call_print_json(FILE *out, const call_result *r);
 
-/* The upload progress line on stderr: shown after one second, at most
- * every quarter second, cleared at the end. */
+/* The upload progress line on stderr: shown once the upload has taken
+ * delay_ns (one second; $TAAP_PROGRESS_DELAY_MS changes it, so a test sees
+ * the line without a slow upload), at most every quarter second, cleared
+ * at the end. */
 typedef struct call_progress {
-    int64_t start_ns, last_ns;
+    int64_t start_ns, last_ns, delay_ns;
     int shown;
 } call_progress;
+/* The delay before the line: $TAAP_PROGRESS_DELAY_MS (0..60000) or 1 s. */
+int64_t call_progress_delay_ns(void);
 int call_progress_hook(void *ctx, uint64_t sent, int64_t total);
 void call_progress_end(call_progress *p);
 int64_t call_now_ns(void);

@@ -20,7 +20,7 @@
 #include "cli_client.h"
 
 const char cmd_quickstart_help[] =
-    "usage: taap quickstart [--keep] [--quiet]\n"
+    "usage: taap quickstart [--keep] [--quiet] [--json]\n"
     "       taap quickstart --base-url URL --client-id ID --secret-env VAR --key FILE --iccid ICCID\n"
     "\n"
     "Run T-Mobile's DevEdge Quick Start from the command line, printing each step\n"
@@ -43,16 +43,20 @@ const char cmd_quickstart_help[] =
     "  --keep                  emulator mode: keep the emulator's directory (database,\n"
     "                          keys, admin token) and print where it is\n"
     "  --quiet                 print only the device JSON\n"
+    "  --json                  print one JSON object on stdout (ok, exit, steps, base_url,\n"
+    "                          client_id, iccid, key_id, token, status, device); the\n"
+    "                          steps also go to stderr as text\n"
     "\n" CLI_CLIENT_FLAGS_HELP
     "\n"
     "Exit status: 0 every step passed; 1 the emulator could not start or a\n"
     "management step failed; 22 the API call answered >= 400; 50 transport error;\n"
     "52 no access token; 54 settings missing.\n";
 
-enum { OPT_ICCID = 0x2501, OPT_KEEP, OPT_QUIET };
+enum { OPT_ICCID = 0x2501, OPT_KEEP, OPT_QUIET, OPT_JSON };
 
 typedef struct qs {
     int quiet;
+    json_t *json; /* --json: the object printed at the end (steps on stderr) */
     char dir[256];
     pid_t child;
     char base[128];
@@ -62,15 +66,48 @@ typedef struct qs {
 static void step(const qs *q, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void step(const qs *q, const char *name, const char *fmt, ...)
 {
-    if (q->quiet)
+    if (q->quiet && !q->json)
         return;
+    char text[600];
     va_list ap;
     va_start(ap, fmt);
-    printf("%-13s ", name);
-    vprintf(fmt, ap);
-    putchar('\n');
-    fflush(stdout);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    if (q->json) {
+        json_array_append_new(json_object_get(q->json, "steps"),
+                              json_pack("{s:s,s:s}", "step", name, "text", text));
+        if (q->quiet)
+            return;
+    }
+    FILE *out = q->json ? stderr : stdout;
+    fprintf(out, "%-13s %s\n", name, text);
+    fflush(out);
+}
+
+/* --json: one result field (a string; NULL values are left out). */
+static void qs_set(const qs *q, const char *field, const char *value)
+{
+    if (q->json && value)
+        json_object_set_new(q->json, field, json_string(value));
+}
+
+/* --json: print the one object, with the outcome. */
+static int qs_finish(qs *q, int rc)
+{
+    if (!q->json)
+        return rc;
+    json_object_set_new(q->json, "ok", json_boolean(rc == 0));
+    json_object_set_new(q->json, "exit", json_integer(rc));
+    char *txt = json_dumps(q->json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(q->json);
+    q->json = NULL;
+    if (!txt) {
+        cli_errorf("out of memory");
+        return rc ? rc : CLI_EXIT_FAIL;
+    }
+    puts(txt);
+    free(txt);
+    return rc;
 }
 
 static void qs_path(const qs *q, const char *name, char *out, size_t cap)
@@ -243,6 +280,10 @@ static int qs_token_and_call(qs *q, taap_client *cl, const char *iccid)
     step(q, "Step F 1-5", "1-PoP_Token_Creation > OAuth 2.0: access token received (%s, expires in "
          "%lld s%s%s)", tok->token_type ? tok->token_type : "Bearer", (long long)tok->expires_in,
          tok->scope ? ", scope " : "", tok->scope ? tok->scope : "");
+    if (q->json)
+        json_object_set_new(q->json, "token",
+                            json_pack("{s:s,s:I,s:s?}", "token_type", tok->token_type ? tok->token_type : "Bearer",
+                                      "expires_in", (json_int_t)tok->expires_in, "scope", tok->scope));
     taap_oauth_token_free(tok);
 
     char path[160];
@@ -260,13 +301,19 @@ static int qs_token_and_call(qs *q, taap_client *cl, const char *iccid)
     step(q, "Step F 6-8", "Connectivity > GET Connectivity: GET %s -> %ld", path, r->status);
     json_error_t je;
     json_t *j = json_loadb(r->body, r->body_len, 0, &je);
-    char *txt = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    char *txt = j && !q->json ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    if (q->json) {
+        json_object_set_new(q->json, "status", json_integer(r->status));
+        json_object_set(q->json, "device", j ? j : json_null());
+    }
     if (r->status >= 400) {
         char msg[300];
         taap_error_body_message(r->body, r->body_len, msg, sizeof msg);
         cli_errorf("HTTP %ld %s%s%s", r->status, taap_status_meaning(r->status),
                    msg[0] ? " — server says: " : "", msg);
         rc = CLI_EXIT_HTTP_STATUS;
+    } else if (q->json) {
+        /* the device is in the object */
     } else if (txt) {
         puts(txt);
     } else {
@@ -297,6 +344,7 @@ static int qs_emulator(qs *q, int keep)
     if (qs_start_emulator(q) != 0)
         goto done;
     step(q, "Step A", "DevEdge account: local TAAP emulator at %s (temporary database)", q->base);
+    qs_set(q, "base_url", q->base);
 
     if (!(kit = qs_admin(q, "POST", "/devedge/v1/kits", "{\"account\":\"default\"}")))
         goto done;
@@ -307,6 +355,8 @@ static int qs_emulator(qs *q, int keep)
         goto done;
     }
     step(q, "Step B", "Activate your developer kit: IMEI %s, ICCID %s", imei ? imei : "?", iccid);
+    qs_set(q, "iccid", iccid);
+    qs_set(q, "imei", imei);
 
     if (!(app = qs_admin(q, "POST", "/devedge/v1/apps", "{\"name\":\"quickstart\",\"account\":\"default\"}")))
         goto done;
@@ -323,6 +373,7 @@ static int qs_emulator(qs *q, int keep)
     json_decref(sub);
     step(q, "Step C", "Create an application: client id %s, client secret (shown once; kept in "
          "memory), subscribed to the Connectivity API", cid);
+    qs_set(q, "client_id", cid);
 
     if (taap_key_generate(2048, &pk, &err) != TAAP_OK || taap_key_private_pem(pk, NULL, &priv, &err) != TAAP_OK ||
         taap_key_public_pem(pk, &pub, &err) != TAAP_OK) {
@@ -352,6 +403,7 @@ static int qs_emulator(qs *q, int keep)
         goto done;
     const char *kid = json_string_value(json_object_get(key, "keyId"));
     step(q, "Step C 10-13", "Add the public key to the application: key id %s", kid ? kid : "?");
+    qs_set(q, "key_id", kid);
 
     taap_client_config cfg;
     taap_client_config_init(&cfg);
@@ -366,11 +418,13 @@ static int qs_emulator(qs *q, int keep)
         goto done;
     }
     rc = qs_token_and_call(q, cl, iccid);
-    if (rc == 0 && keep && !q->quiet) {
+    if (rc == 0 && keep) {
         char tokf[300];
         qs_path(q, "admin-token", tokf, sizeof tokf);
-        printf("\nKept %s (the emulator has stopped; restart it with\n"
-               "  taap serve --db %s/taap.db --admin-token-file %s)\n", q->dir, q->dir, tokf);
+        qs_set(q, "kept", q->dir);
+        if (!q->quiet)
+            fprintf(q->json ? stderr : stdout, "\nKept %s (the emulator has stopped; restart it with\n"
+                    "  taap serve --db %s/taap.db --admin-token-file %s)\n", q->dir, q->dir, tokf);
     }
 
 done:
@@ -387,73 +441,95 @@ done:
     return rc;
 }
 
-int cmd_quickstart(int argc, char **argv)
+/* What the command line asked for. */
+typedef struct qs_opts {
+    cli_client_opts co;
+    const char *iccid;
+    int keep;
+    int real; /* --base-url, --profile or -e: a real endpoint, Steps F only */
+} qs_opts;
+
+static int parse_quickstart(int argc, char **argv, qs_opts *o, qs *q)
 {
     static const struct option longopts[] = {
         CLI_CLIENT_LONGOPTS,
         {"iccid", required_argument, NULL, OPT_ICCID},
         {"keep", no_argument, NULL, OPT_KEEP},
         {"quiet", no_argument, NULL, OPT_QUIET},
+        {"json", no_argument, NULL, OPT_JSON},
         {0, 0, 0, 0},
     };
-    qs q;
-    memset(&q, 0, sizeof q);
-    cli_client_opts co;
-    if (cli_client_init(&co) != 0)
-        return CLI_EXIT_FAIL;
-    const char *iccid = NULL;
-    int keep = 0, real = 0, c, rc;
+    int c, rc;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":" CLI_CLIENT_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
-        case OPT_ICCID: iccid = optarg; break;
-        case OPT_KEEP: keep = 1; break;
-        case OPT_QUIET: q.quiet = 1; break;
+        case OPT_ICCID: o->iccid = optarg; break;
+        case OPT_KEEP: o->keep = 1; break;
+        case OPT_QUIET: q->quiet = 1; break;
+        case OPT_JSON:
+            if (!q->json && !(q->json = json_pack("{s:[]}", "steps"))) {
+                cli_errorf("out of memory");
+                return CLI_EXIT_FAIL;
+            }
+            break;
         default:
             if (c == CLI_CL_BASE_URL || c == CLI_CL_PROFILE || c == 'e')
-                real = 1;
-            if ((rc = cli_client_take(&co, c, optarg, argv, longopts)) != 0) {
-                cli_client_free(&co);
+                o->real = 1;
+            if ((rc = cli_client_take(&o->co, c, optarg, argv, longopts)) != 0)
                 return rc;
-            }
         }
     }
-    if ((rc = cli_client_no_args(argc, argv, optind)) != 0) {
-        cli_client_free(&co);
+    return cli_client_no_args(argc, argv, optind);
+}
+
+/* Steps F against a real endpoint with the user's own settings. */
+static int run_real(qs_opts *o, qs *q)
+{
+    int rc = cli_client_load(&o->co);
+    if (rc != 0)
         return rc;
-    }
-    if (!real) {
-        rc = qs_emulator(&q, keep);
-        cli_client_free(&co);
-        return rc;
-    }
-    taap_client *cl = NULL;
-    if ((rc = cli_client_load(&co)) != 0) {
-        cli_client_free(&co);
-        return rc;
-    }
-    if (!iccid)
-        iccid = taap_settings_var(co.cfg.settings, "ICCID");
+    const char *iccid = o->iccid ? o->iccid : taap_settings_var(o->co.cfg.settings, "ICCID");
     if (!iccid || !*iccid) {
         cli_errorf("no ICCID: give --iccid, --var ICCID=…, a profile var.ICCID or an ICCID in -e FILE");
-        cli_client_free(&co);
         return CLI_EXIT_CONFIG;
     }
     for (const char *p = iccid; *p; p++)
         if (*p < '0' || *p > '9' || p - iccid > 22) {
             cli_errorf("ICCID '%.24s' must be 19-20 digits", iccid);
-            cli_client_free(&co);
             return CLI_EXIT_USAGE;
         }
-    if ((rc = cli_client_make(&co, &cl)) != 0) {
-        cli_client_free(&co);
+    taap_client *cl = NULL;
+    if ((rc = cli_client_make(&o->co, &cl)) != 0)
         return rc;
-    }
-    step(&q, "Step F", "against %s as client %s", taap_settings_get(co.cfg.settings, "base_url", NULL),
-         taap_settings_get(co.cfg.settings, "client_id", NULL));
-    rc = qs_token_and_call(&q, cl, iccid);
+    const char *base = taap_settings_get(o->co.cfg.settings, "base_url", NULL);
+    const char *cid = taap_settings_get(o->co.cfg.settings, "client_id", NULL);
+    step(q, "Step F", "against %s as client %s", base, cid);
+    qs_set(q, "base_url", base);
+    qs_set(q, "client_id", cid);
+    qs_set(q, "iccid", iccid);
+    rc = qs_token_and_call(q, cl, iccid);
     taap_client_free(cl);
-    cli_client_free(&co);
+    return rc;
+}
+
+static int run_quickstart(qs_opts *o, qs *q)
+{
+    return qs_finish(q, o->real ? run_real(o, q) : qs_emulator(q, o->keep));
+}
+
+int cmd_quickstart(int argc, char **argv)
+{
+    qs q;
+    memset(&q, 0, sizeof q);
+    qs_opts o;
+    memset(&o, 0, sizeof o);
+    if (cli_client_init(&o.co) != 0)
+        return CLI_EXIT_FAIL;
+    int rc = parse_quickstart(argc, argv, &o, &q);
+    if (rc == 0)
+        rc = run_quickstart(&o, &q);
+    json_decref(q.json);
+    cli_client_free(&o.co);
     return rc;
 }

@@ -21,7 +21,9 @@ struct taap_client {
     char *base_url;
     char *token_path;
     char *client_id;
-    char *client_secret;
+    char *client_secret;     /* NULL until secret_fn gave it */
+    taap_secret_fn secret_fn;
+    void *secret_ctx;
     taap_key *key;           /* our own reference */
     int send_id_token;
     int send_cnf;
@@ -104,27 +106,47 @@ static int client_dup(char **dst, const char *src)
 
 static char *client_identity(const taap_client *c)
 {
-    /* Everything that makes a cached token right or wrong for this client.
-     * The secret enters only as a hash (and the whole string is hashed
-     * again into the cache file name). */
-    unsigned char sh[32], fp[32];
-    unsigned int l = 0;
-    EVP_Digest(c->client_secret, strlen(c->client_secret), sh, &l, EVP_sha256(), NULL);
+    /* Everything that makes a cached token right or wrong for this client,
+     * hashed again into the cache file name. Not the secret: the cache must
+     * be found before the secret is asked for (a token is bound to the
+     * client id and the key; a rotated secret shows as a 401, which fetches
+     * a new token with the secret then given). */
+    unsigned char fp[32];
     taap_key_fingerprint(c->key, fp);
-    char hex[2][65];
-    for (int i = 0; i < 32; i++) {
-        snprintf(hex[0] + 2 * i, 3, "%02x", sh[i]);
-        snprintf(hex[1] + 2 * i, 3, "%02x", fp[i]);
-    }
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", fp[i]);
     char *url = oauth_join_url(c->base_url, c->token_path ? c->token_path : TAAP_OAUTH_DEFAULT_PATH);
     if (!url)
         return NULL;
-    size_t n = strlen(url) + strlen(c->client_id) + 160;
+    size_t n = strlen(url) + strlen(c->client_id) + 96;
     char *id = malloc(n);
     if (id)
-        snprintf(id, n, "v1\n%s\n%s\n%s\n%s\ncnf=%d", url, c->client_id, hex[0], hex[1], c->send_cnf);
+        snprintf(id, n, "v2\n%s\n%s\n%s\ncnf=%d", url, c->client_id, hex, c->send_cnf);
     free(url);
     return id;
+}
+
+/* The secret, asked for the first time a token must be fetched. Called
+ * with c->lock held. */
+static taap_code client_secret(taap_client *c, taap_error *err)
+{
+    if (c->client_secret)
+        return TAAP_OK;
+    char *s = NULL;
+    taap_code rc = c->secret_fn(c->secret_ctx, &s, err);
+    if (rc != TAAP_OK) {
+        if (s)
+            taap_free_secret_str(s);
+        return rc;
+    }
+    if (!s || !*s) {
+        if (s)
+            taap_free_secret_str(s);
+        return taap_fail(err, TAAP_E_CONFIG, "the client secret is empty");
+    }
+    c->client_secret = s;
+    return TAAP_OK;
 }
 
 taap_code taap_client_new(const taap_client_config *cfg, taap_client **out, taap_error *err)
@@ -141,7 +163,7 @@ taap_code taap_client_new(const taap_client_config *cfg, taap_client **out, taap
                          cfg->base_url);
     if (!cfg->client_id || !*cfg->client_id)
         return taap_fail(err, TAAP_E_CONFIG, "no client id (set --client-id, TAAP_CLIENT_ID or a profile)");
-    if (!cfg->client_secret || !*cfg->client_secret)
+    if ((!cfg->client_secret || !*cfg->client_secret) && !cfg->secret_fn)
         return taap_fail(err, TAAP_E_CONFIG, "no client secret (set --secret-env, --secret-file, "
                          "TAAP_CLIENT_SECRET or a profile)");
     if (!cfg->key || !taap_key_is_private(cfg->key))
@@ -157,7 +179,11 @@ taap_code taap_client_new(const taap_client_config *cfg, taap_client **out, taap
     pthread_mutex_init(&c->lock, NULL);
     int bad = taap_key_dup(cfg->key, &c->key, NULL) != TAAP_OK;
     bad |= client_dup(&c->base_url, cfg->base_url) | client_dup(&c->token_path, cfg->token_path) |
-           client_dup(&c->client_id, cfg->client_id) | client_dup(&c->client_secret, cfg->client_secret);
+           client_dup(&c->client_id, cfg->client_id);
+    if (cfg->client_secret && *cfg->client_secret)
+        bad |= client_dup(&c->client_secret, cfg->client_secret);
+    c->secret_fn = cfg->secret_fn;
+    c->secret_ctx = cfg->secret_ctx;
     c->send_id_token = cfg->send_id_token;
     c->send_cnf = cfg->send_cnf;
     c->pop_lifetime = cfg->pop_lifetime;
@@ -288,6 +314,11 @@ static taap_code client_get_token(taap_client *c, int force, const char *rejecte
             }
             taap_oauth_token_free(t);
         }
+    }
+    if ((rc = client_secret(c, err)) != TAAP_OK) {
+        if (c->cache)
+            taap_token_cache_unlock(c->cache);
+        return rc;
     }
     taap_oauth_params p;
     taap_oauth_params_init(&p);

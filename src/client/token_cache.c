@@ -22,7 +22,8 @@
 struct taap_token_cache {
     char *dir;
     char *path;
-    char *lock_path;
+    char *lock_path;         /* token-PROFILE.lock: one per profile, reused */
+    char *legacy_lock_path;  /* <path>.lock, which older versions left behind */
     char identity_hash[65];
     int lock_fd;
 };
@@ -83,13 +84,17 @@ taap_code taap_token_cache_open(const char *dir, const char *profile, const char
     prof[pl] = '\0';
     size_t n = strlen(c->dir) + pl + 48;
     c->path = malloc(n);
-    c->lock_path = malloc(n + 5);
-    if (!c->path || !c->lock_path) {
+    c->lock_path = malloc(n);
+    c->legacy_lock_path = malloc(n + 5);
+    if (!c->path || !c->lock_path || !c->legacy_lock_path) {
         taap_token_cache_close(c);
         return taap_fail(err, TAAP_E_NOMEM, "out of memory");
     }
     snprintf(c->path, n, "%s/token-%s-%.16s.json", c->dir, pl ? prof : "x", c->identity_hash);
-    snprintf(c->lock_path, n + 5, "%s.lock", c->path);
+    /* The lock belongs to the profile, not to the identity: a new client id,
+     * key or URL reuses it, so lock files do not pile up (one per profile). */
+    snprintf(c->lock_path, n, "%s/token-%s.lock", c->dir, pl ? prof : "x");
+    snprintf(c->legacy_lock_path, n + 5, "%s.lock", c->path);
     *out = c;
     return TAAP_OK;
 }
@@ -102,12 +107,23 @@ void taap_token_cache_close(taap_token_cache *c)
     free(c->dir);
     free(c->path);
     free(c->lock_path);
+    free(c->legacy_lock_path);
     free(c);
 }
 
 const char *taap_token_cache_path(const taap_token_cache *c)
 {
     return c ? c->path : NULL;
+}
+
+/* Earlier versions locked <path>.lock and left it behind, empty. Remove it
+ * when it is just that: an empty regular file of ours. */
+static void remove_legacy_lock(const taap_token_cache *c)
+{
+    struct stat st;
+    if (lstat(c->legacy_lock_path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 &&
+        st.st_uid == geteuid())
+        unlink(c->legacy_lock_path);
 }
 
 taap_code taap_token_cache_lock(taap_token_cache *c, taap_error *err)
@@ -125,6 +141,7 @@ taap_code taap_token_cache_lock(taap_token_cache *c, taap_error *err)
         }
     }
     c->lock_fd = fd;
+    remove_legacy_lock(c);
     return TAAP_OK;
 }
 

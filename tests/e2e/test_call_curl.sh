@@ -104,6 +104,20 @@ check_eq "303 continues as GET" "$out" "{\"at\":\"/new?x=2\"} GET"
 $TAAP call $RC -L /away >"$tmp/out" 2>"$tmp/err"; check_rc "cross-origin redirect" $? 1
 check_grep "cross-origin refused" 'refused' "$tmp/err"
 $TAAP call $RC -L --max-redirs 3 /loop >"$tmp/out" 2>"$tmp/err"; check_rc "--max-redirs" $? 1
+# --data-binary @bigfile on a terminal: a progress line (bytes sent, rate).
+# TAAP_PROGRESS_DELAY_MS=0 shows it from the first bytes, so the test does
+# not depend on the upload taking a second; without a terminal, none.
+head -c $((8 << 20)) /dev/zero >"$tmp/big.bin"
+script -q -c "TAAP_PROGRESS_DELAY_MS=0 $TAAP call $RC -X PUT --data-binary @$tmp/big.bin /sink >/dev/null" \
+  /dev/null >"$tmp/tty" 2>&1 </dev/null
+check_grep "progress line: bytes sent of the total, rate" 'sent [0-9.]* [KMG]*i*B of 8.0 MiB ([0-9]*%), [0-9.]* [KMG]*i*B/s' "$tmp/tty"
+check_grep "progress line cleared at the end" $'\r\033\[K' "$tmp/tty"
+TAAP_PROGRESS_DELAY_MS=0 $TAAP call $RC -X PUT --data-binary @"$tmp/big.bin" /sink >"$tmp/out" 2>"$tmp/err"
+check_rc "upload without a terminal" $? 0
+check_eq "no progress line without a terminal" "$(grep -c 'sent ' "$tmp/err")" 0
+script -q -c "TAAP_PROGRESS_DELAY_MS=0 $TAAP call $RC -s -X PUT --data-binary @$tmp/big.bin /sink >/dev/null" \
+  /dev/null >"$tmp/tty" 2>&1 </dev/null
+check_eq "-s: no progress line" "$(grep -c 'sent ' "$tmp/tty")" 0
 kill $RPID; wait $RPID 2>/dev/null
 # every hop had its own PoP, valid for its own URL
 openssl pkey -in "$KEY" -pubout -out "$tmp/pub.pem" 2>/dev/null

@@ -27,6 +27,20 @@ $TAAP quickstart --quiet >"$tmp/out" 2>"$tmp/err"
 check_rc "quickstart --quiet" $? 0
 check_eq "--quiet prints only JSON" "$(head -c1 "$tmp/out")" "{"
 
+# --json: exactly one JSON object on stdout, the steps as text on stderr
+$TAAP quickstart --json >"$tmp/out" 2>"$tmp/err"
+check_rc "quickstart --json" $? 0
+check_eq "--json: stdout is one JSON object" "$(jq -s 'length' "$tmp/out" 2>/dev/null)" 1
+check_eq "--json ok" "$(jq -r .ok "$tmp/out")" true
+check_eq "--json exit" "$(jq -r .exit "$tmp/out")" 0
+check_eq "--json status" "$(jq -r .status "$tmp/out")" 200
+check_eq "--json device is the kit" "$(jq -r .device.iccid "$tmp/out")" "$(jq -r .iccid "$tmp/out")"
+check_eq "--json steps" "$(jq -r '[.steps[].step] | join(",")' "$tmp/out")" \
+  "Step A,Step B,Step C,Step C,Step C 10-13,Step F 1-5,Step F 6-8"
+check_eq "--json token type" "$(jq -r .token.token_type "$tmp/out")" Bearer
+check_eq "--json has no secret or token" "$(grep -ci 'secret"\|access_token' "$tmp/out")" 0
+check_grep "--json steps on stderr" '^Step F 6-8 ' "$tmp/err"
+
 # real-endpoint mode: only Steps F 1-5 and F 6-8, with our own credentials
 start_emu
 make_app mine
@@ -37,5 +51,14 @@ check_nogrep "real mode skips Step C" 'Step C' "$tmp/out"
 check_eq "real mode device" "$(sed -n '/^{/,$p' "$tmp/out" | jq -r .iccid)" "$ICCID"
 $TAAP quickstart $(conn) >"$tmp/out" 2>"$tmp/err"
 check_rc "real mode needs an ICCID" $? 54
+$TAAP quickstart $(conn) --iccid "$ICCID" --json >"$tmp/out" 2>"$tmp/err"
+check_rc "real mode --json" $? 0
+check_eq "real mode --json: one object" "$(jq -s 'length' "$tmp/out" 2>/dev/null)" 1
+check_eq "real mode --json device" "$(jq -r .device.iccid "$tmp/out")" "$ICCID"
+check_eq "real mode --json base_url" "$(jq -r .base_url "$tmp/out")" "$BASE"
+$TAAP quickstart $(conn) --iccid 89012600000000000000 --json >"$tmp/out" 2>"$tmp/err"
+check_rc "real mode --json, HTTP 400" $? 22
+check_eq "--json on failure: ok false" "$(jq -r .ok "$tmp/out")" false
+check_eq "--json on failure: exit" "$(jq -r .exit "$tmp/out")" 22
 
 finish

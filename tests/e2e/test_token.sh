@@ -112,4 +112,41 @@ check_rc "unknown flag" $? 2
 check_nogrep "secret absent from the server log" "$SECRET" "$tmp/serve.log"
 check_nogrep "token absent from the server log" "$TOKEN" "$tmp/serve.log"
 
+# A valid cached token is used without the secret: the secret is read only
+# when a new token must be fetched (here its variable is unset).
+$TAAP profile add lazy --base-url "$BASE" --client-id "$CLIENT_ID" --secret-env LAZY_SECRET --key "$KEY" >/dev/null
+env -u LAZY_SECRET $TAAP token --profile lazy >"$tmp/out" 2>"$tmp/err"
+check_rc "no cached token, secret variable unset" $? 54
+check_grep "the error names the missing variable" 'LAZY_SECRET' "$tmp/err"
+before=$(token_requests)
+LAZY_SECRET="$SECRET" $TAAP token --profile lazy >"$tmp/out" 2>"$tmp/err"
+check_rc "token with the secret" $? 0
+env -u LAZY_SECRET $TAAP token --profile lazy --json >"$tmp/out" 2>"$tmp/err"
+check_rc "cached token, secret variable unset: taap token" $? 0
+check_eq "cached token used" "$(jq -r .source "$tmp/out")" cache
+env -u LAZY_SECRET $TAAP call --profile lazy "/iot-connectivity/v1/devices/$ICCID" >"$tmp/out" 2>"$tmp/err"
+check_rc "cached token, secret variable unset: taap call" $? 0
+check_eq "the device came back" "$(jq -r .iccid "$tmp/out")" "$ICCID"
+check_eq "one token request for all three" "$(( $(token_requests) - before ))" 1
+env -u LAZY_SECRET $TAAP token --profile lazy --force-refresh >"$tmp/out" 2>"$tmp/err"
+check_rc "--force-refresh needs the secret" $? 54
+check_grep "--force-refresh names the variable" 'LAZY_SECRET' "$tmp/err"
+
+# Lock files: one per profile, reused; none left empty per identity. An empty
+# lock that an older version left beside a token file is removed.
+locks=$(ls "$tmp/cache/taap/" | grep -c '\.lock$')
+profiles=$(ls "$tmp/cache/taap/" | grep '\.lock$' | sed 's/^token-\(.*\)\.lock$/\1/' | sort -u | wc -l)
+check_eq "one lock file per profile" "$locks" "$profiles"
+check_eq "no lock file per token file" "$(ls "$tmp/cache/taap/" | grep -c '\.json\.lock$')" 0
+lf=$(ls "$tmp/cache/taap/"token-lazy-*.json)
+: >"$lf.lock"
+LAZY_SECRET="$SECRET" $TAAP token --profile lazy --force-refresh >"$tmp/out" 2>"$tmp/err"
+check_rc "refresh with a legacy lock file" $? 0
+check_eq "legacy empty lock removed" "$(ls "$tmp/cache/taap/" | grep -c '\.json\.lock$')" 0
+for i in 1 2 3; do
+  $TAAP token --base-url "$BASE" --client-id "other-$i" --secret-env TEST_SECRET --key "$KEY" >/dev/null 2>&1
+done
+check_eq "other identities reuse the default lock" "$(ls "$tmp/cache/taap/" | grep -c '^token-default\.lock$')" 1
+check_eq "still no per-identity lock" "$(ls "$tmp/cache/taap/" | grep -c '\.json\.lock$')" 0
+
 finish
