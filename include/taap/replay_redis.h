@@ -21,6 +21,8 @@
 #ifndef TAAP_REPLAY_REDIS_H
 #define TAAP_REPLAY_REDIS_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include "taap/replay.h"
 
 #ifdef __cplusplus
@@ -50,6 +52,60 @@ TAAP_API taap_code taap_replay_redis_new(const char *url, unsigned timeout_ms, t
 /* 1 if `spec` names a Redis cache (starts with "redis://" or "unix:"), the
  * test callers use to choose this backend over a file. */
 TAAP_API int taap_replay_redis_url(const char *spec);
+
+/*
+ * For callers that own the socket and run an event loop (the nginx gateway
+ * keeps serving other requests while a SET is in flight). The library still
+ * decides everything that makes nodes agree: the key, the TTL, the
+ * handshake, and what each reply means. The caller connects to the endpoint,
+ * sends the handshake first on every new connection, then one command per
+ * token (pipelining is fine: replies come back in order), and feeds what it
+ * reads to a reader, which yields one decision per reply.
+ */
+typedef struct taap_replay_redis_endpoint_info {
+    const char *host;      /* TCP host (no brackets), or NULL for a Unix socket */
+    int port;              /* TCP port */
+    const char *unix_path; /* Unix socket path, or NULL */
+    const char *where;     /* "Redis at HOST:PORT" for messages */
+    unsigned timeout_ms;   /* the cache's connect/command bound */
+} taap_replay_redis_endpoint_info;
+
+/* Where `cache` (made by taap_replay_redis_new) connects. The strings
+ * belong to the cache. TAAP_E_USAGE when it is not a Redis cache. */
+TAAP_API taap_code taap_replay_redis_endpoint(const taap_replay *cache,
+                                              taap_replay_redis_endpoint_info *out,
+                                              taap_error *err);
+
+/* The commands a new connection sends first (AUTH, SELECT), as wire bytes
+ * in *cmd (malloc'd; may be empty; it can hold the password: wipe it before
+ * freeing) and how many replies they produce (each must decide TAAP_OK). */
+TAAP_API taap_code taap_replay_redis_handshake(const taap_replay *cache, char **cmd, size_t *len,
+                                               unsigned *replies, taap_error *err);
+
+/* The atomic check-and-insert of one token as wire bytes (*cmd malloc'd):
+ * the same key and TTL as the blocking cache uses. */
+TAAP_API taap_code taap_replay_redis_command(const unsigned char key_id[32], const char *jti,
+                                             int64_t expires_at, int64_t now, char **cmd,
+                                             size_t *len, taap_error *err);
+
+/* TAAP_E_REPLAY_STORE with the cache's one message format ("replay cache
+ * unavailable: Redis at …: WHAT: WHY; refusing the token (fail closed)"). */
+TAAP_API taap_code taap_replay_redis_fail(const taap_replay *cache, const char *what,
+                                          const char *why, taap_error *err);
+
+/* Decodes replies as they arrive. */
+typedef struct taap_replay_redis_reader taap_replay_redis_reader;
+TAAP_API taap_code taap_replay_redis_reader_new(const taap_replay *cache,
+                                                taap_replay_redis_reader **out, taap_error *err);
+TAAP_API taap_code taap_replay_redis_reader_feed(taap_replay_redis_reader *rd, const void *buf,
+                                                 size_t len, taap_error *err);
+/* 1: one reply decided into *rc (TAAP_OK recorded, TAAP_E_REPLAY already
+ * used, TAAP_E_REPLAY_STORE the server refused; err says which; `what`
+ * names the command in messages); 0: no whole reply yet; -1: the stream is
+ * not Redis protocol (*rc TAAP_E_REPLAY_STORE): drop the connection. */
+TAAP_API int taap_replay_redis_reader_next(taap_replay_redis_reader *rd, const char *what,
+                                           taap_code *rc, taap_error *err);
+TAAP_API void taap_replay_redis_reader_free(taap_replay_redis_reader *rd);
 
 #ifdef __cplusplus
 }

@@ -11,7 +11,8 @@
  *     untouched;
  *  4. the PoP (taap_verify) against the cnf key over the request as
  *     received, with replay in memory (per worker) or Redis (shared by every
- *     node).
+ *     node). The Redis check does not block the worker: the request waits
+ *     for its reply (ngx_http_taap_redis.c) while the worker serves others.
  *
  * Only then does the request go on (NGX_DECLINED: the next access handler,
  * then the content phase). A refusal answers at once, before any upstream
@@ -32,6 +33,8 @@
 #include "taap/access_token.h"
 #include "taap/replay_redis.h"
 #include "taap/verify.h"
+
+#include "ngx_http_taap_redis.h"
 
 /* nginx's "configuration error" is the pointer (void *)-1: the one
  * integer-to-pointer cast, made once here. */
@@ -57,6 +60,7 @@ typedef struct {
     time_t max_lifetime;
     off_t body_max;                /* 0: only client_max_body_size limits */
     taap_replay *replay;           /* NULL with taap_replay off */
+    ngx_http_taap_redis_t *redis;  /* the event-driven client when replay is Redis */
     ngx_str_t replay_spec;         /* for messages; "" when unset */
     ngx_int_t replay_set;
     ngx_uint_t replay_fail;
@@ -67,6 +71,9 @@ typedef struct {
     unsigned decided:1;
     unsigned body_wanted:1;
     unsigned body_read:1;
+    unsigned waiting:1;            /* for the Redis reply */
+    ngx_http_taap_redis_wait_t *wait;
+    ngx_http_request_t *r;
     ngx_uint_t status;             /* 0: allowed */
     const char *user_message;
     char system_message[TAAP_ERROR_MESSAGE_MAX + 64];
@@ -317,6 +324,8 @@ static char *ngx_http_taap_replay(ngx_conf_t *cf, ngx_command_t *cmd, void *conf
     }
     if (ngx_http_taap_on_cleanup(cf, ngx_http_taap_free_replay, lcf->replay) != NGX_OK)
         return TAAP_CONF_ERROR;
+    if (taap_replay_redis_url(spec) && !(lcf->redis = ngx_http_taap_redis_create(cf, lcf->replay)))
+        return TAAP_CONF_ERROR;
     return NGX_CONF_OK;
 }
 
@@ -360,6 +369,7 @@ static char *ngx_http_taap_merge_loc_conf(ngx_conf_t *cf, void *parent, void *ch
     if (!conf->replay_set) {
         conf->replay_set = prev->replay_set;
         conf->replay = prev->replay;
+        conf->redis = prev->redis;
         conf->replay_spec = prev->replay_spec;
     }
     if (conf->enable && conf->keys == NULL) {
@@ -404,11 +414,17 @@ static char *ngx_http_taap_merge_loc_conf(ngx_conf_t *cf, void *parent, void *ch
 static void ngx_http_taap_ctx_cleanup(void *data)
 {
     ngx_http_taap_ctx_t *ctx = data;
+    ngx_http_taap_redis_cancel(ctx->wait); /* the request is gone before its reply */
+    ctx->wait = NULL;
     taap_key_free(ctx->cnf_key);
     ctx->cnf_key = NULL;
 }
 
 /* Decide a refusal (sent by ngx_http_taap_respond). */
+static void ngx_http_taap_replay_outcome(ngx_http_request_t *r, ngx_http_taap_loc_conf_t *lcf,
+                                         ngx_http_taap_ctx_t *ctx, taap_code rc,
+                                         const taap_error *err);
+static void ngx_http_taap_replay_done(void *data, taap_code rc, const taap_error *err);
 static void ngx_http_taap_deny(ngx_http_taap_ctx_t *ctx, ngx_uint_t status, const char *user,
                                const char *result, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -610,9 +626,33 @@ static void ngx_http_taap_check_pop(ngx_http_request_t *r, ngx_http_taap_loc_con
     cfg.replay = lcf->replay;
     taap_verify_info info;
     taap_error err = TAAP_ERROR_INIT;
+    /* Redis is asked after every other check, without blocking the worker. */
+    cfg.replay = lcf->redis ? NULL : lcf->replay;
     taap_code rc = taap_verify(ctx->pop, ctx->pop_len, ctx->cnf_key, &req, &cfg, &info, &err);
     ngx_memcpy(ctx->jti, info.jti, sizeof ctx->jti);
+    int64_t expires_at = info.exp + (int64_t)lcf->leeway;
     taap_verify_info_free(&info);
+    if (rc == TAAP_OK && lcf->redis) {
+        unsigned char key_id[32];
+        taap_key_fingerprint(ctx->cnf_key, key_id);
+        ctx->r = r;
+        ctx->wait = ngx_http_taap_redis_check(lcf->redis, key_id, ctx->jti, expires_at,
+                                              (int64_t)ngx_time(), ngx_http_taap_replay_done,
+                                              ctx, &err);
+        if (ctx->wait) {
+            ctx->waiting = 1;
+            return;
+        }
+        rc = err.code;
+    }
+    ngx_http_taap_replay_outcome(r, lcf, ctx, rc, &err);
+}
+
+/* The verdict once the replay cache has answered (or could not). */
+static void ngx_http_taap_replay_outcome(ngx_http_request_t *r, ngx_http_taap_loc_conf_t *lcf,
+                                         ngx_http_taap_ctx_t *ctx, taap_code rc,
+                                         const taap_error *err)
+{
     if (rc == TAAP_OK) {
         ctx->decided = 1;
         ctx->result = "OK";
@@ -624,23 +664,40 @@ static void ngx_http_taap_check_pop(ngx_http_request_t *r, ngx_http_taap_loc_con
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "taap: %s; request let through UNCHECKED for replay "
                           "(taap_replay_fail open)",
-                          err.message);
+                          err->message);
             ctx->decided = 1;
             ctx->result = "OK_REPLAY_UNCHECKED";
             return;
         }
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "taap: %s; request refused with 503 (taap_replay_fail closed)",
-                      err.message);
+                      err->message);
         ngx_http_taap_deny_code(ctx, NGX_HTTP_SERVICE_UNAVAILABLE, "Service Unavailable", "", rc,
-                                &err);
+                                err);
         return;
     }
     ngx_http_taap_deny_code(ctx,
                             rc == TAAP_E_NOMEM || rc == TAAP_E_IO || rc == TAAP_E_USAGE
                                 ? NGX_HTTP_INTERNAL_SERVER_ERROR
                                 : NGX_HTTP_UNAUTHORIZED,
-                            "Invalid PoP Token", "PoP token rejected: ", rc, &err);
+                            "Invalid PoP Token", "PoP token rejected: ", rc, err);
+}
+
+/* The Redis reply for a waiting request: decide, then resume its phases
+ * (the access handler sees the decision and concludes). */
+static void ngx_http_taap_replay_done(void *data, taap_code rc, const taap_error *err)
+{
+    ngx_http_taap_ctx_t *ctx = data;
+    ngx_http_request_t *r = ctx->r;
+    ngx_connection_t *c = r->connection;
+    ngx_http_taap_loc_conf_t *lcf = ngx_http_get_module_loc_conf(r, ngx_http_taap_module);
+    ctx->wait = NULL;
+    ctx->waiting = 0;
+    ngx_http_taap_replay_outcome(r, lcf, ctx, rc, err);
+    ngx_http_finalize_request(r, NGX_DONE); /* drops the hold taken while waiting */
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
 }
 
 /* JSON string contents for `s` (quotes, backslashes, controls escaped;
@@ -765,9 +822,13 @@ static ngx_int_t ngx_http_taap_handler(ngx_http_request_t *r)
         }
     }
     if (!ctx->decided) {
-        if (ctx->body_wanted && !ctx->body_read)
-            return NGX_DONE; /* still reading (a spurious re-entry) */
+        if ((ctx->body_wanted && !ctx->body_read) || ctx->waiting)
+            return NGX_DONE; /* still reading or waiting (a spurious re-entry) */
         ngx_http_taap_check_pop(r, lcf, ctx);
+        if (ctx->waiting) {
+            r->main->count++; /* held until the reply: ngx_http_taap_replay_done */
+            return NGX_DONE;
+        }
     }
     return ngx_http_taap_conclude(r, ctx);
 }

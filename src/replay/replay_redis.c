@@ -22,6 +22,7 @@
 
 #define URL_MAX 1024
 #define KEY_PREFIX "taap:replay:"
+#define KEY_MAX (sizeof KEY_PREFIX + 64 + 1 + 256 + 1)
 
 typedef struct redis_replay {
     taap_replay base;
@@ -118,7 +119,7 @@ static void drop(redis_replay *r)
     r->c = NULL;
 }
 
-static taap_code store_fail(redis_replay *r, taap_error *err, const char *what, const char *why)
+static taap_code store_fail(const redis_replay *r, taap_error *err, const char *what, const char *why)
 {
     return taap_fail(err, TAAP_E_REPLAY_STORE,
                      "replay cache unavailable: %s: %s: %.200s; refusing the token (fail "
@@ -186,13 +187,33 @@ static void key_hex(const unsigned char key_id[32], char out[65])
     out[64] = '\0';
 }
 
+/* What a reply to SET … NX PX means: OK recorded it, nil found it already
+ * there, anything else is the store failing. One decision for the blocking
+ * path and the event-driven reader. */
+static taap_code decide_reply(const redis_replay *r, const redisReply *rep, const char *what,
+                              taap_error *err)
+{
+    if (rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "OK") == 0)
+        return TAAP_OK;
+    if (rep->type == REDIS_REPLY_NIL)
+        return taap_fail(err, TAAP_E_REPLAY,
+                         "jti already used with this key; a PoP token is valid for one request");
+    if (rep->type == REDIS_REPLY_ERROR)
+        return store_fail(r, err, what, rep->str); /* e.g. OOM under maxmemory */
+    return store_fail(r, err, what, "unexpected reply type");
+}
+
 /* One SET … NX PX on the open connection. *io_error = 1 when the failure
  * was the connection's (worth one retry on a fresh one). */
-static taap_code set_nx(redis_replay *r, const char *key, size_t key_len, long long ttl_ms,
-                        int *io_error, taap_error *err)
+static taap_code set_nx(redis_replay *r, const char *cmd, size_t cmd_len, int *io_error,
+                        taap_error *err)
 {
     *io_error = 0;
-    redisReply *rep = redisCommand(r->c, "SET %b 1 NX PX %lld", key, key_len, ttl_ms);
+    void *reply = NULL;
+    if (redisAppendFormattedCommand(r->c, cmd, cmd_len) != REDIS_OK ||
+        redisGetReply(r->c, &reply) != REDIS_OK)
+        reply = NULL;
+    redisReply *rep = reply;
     if (!rep) {
         *io_error = 1;
         taap_code rc = store_fail(r, err, "SET", r->c->err == REDIS_ERR_EOF
@@ -202,18 +223,30 @@ static taap_code set_nx(redis_replay *r, const char *key, size_t key_len, long l
         drop(r);
         return rc;
     }
-    taap_code rc;
-    if (rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "OK") == 0)
-        rc = TAAP_OK;
-    else if (rep->type == REDIS_REPLY_NIL)
-        rc = taap_fail(err, TAAP_E_REPLAY,
-                       "jti already used with this key; a PoP token is valid for one request");
-    else if (rep->type == REDIS_REPLY_ERROR)
-        rc = store_fail(r, err, "SET", rep->str); /* e.g. OOM under maxmemory */
-    else
-        rc = store_fail(r, err, "SET", "unexpected reply type");
+    taap_code rc = decide_reply(r, rep, "SET", err);
     freeReplyObject(rep);
     return rc;
+}
+
+/* The key and TTL of one token: the key lives as long as the token could be
+ * accepted; a token already past that point still gets a short-lived key
+ * (Redis needs a TTL > 0), and the verifier refuses it as expired anyway. */
+static taap_code replay_key(const unsigned char key_id[32], const char *jti, int64_t expires_at,
+                            int64_t now, char key[KEY_MAX], int *key_len, long long *ttl_ms,
+                            taap_error *err)
+{
+    size_t jl = jti ? strlen(jti) : 0;
+    if (jl == 0 || jl > 256)
+        return taap_fail(err, TAAP_E_USAGE, "replay cache: jti must be 1..256 bytes");
+    int64_t ttl_s = expires_at - now;
+    *ttl_ms = ttl_s <= 0 ? 1 : ttl_s > INT64_C(1) << 40 ? (long long)1 << 50
+                                                         : (long long)ttl_s * 1000;
+    char hex[65];
+    key_hex(key_id, hex);
+    *key_len = snprintf(key, KEY_MAX, KEY_PREFIX "%s:%s", hex, jti);
+    if (*key_len < 0 || (size_t)*key_len >= KEY_MAX)
+        return taap_fail(err, TAAP_E_USAGE, "replay cache: key too long");
+    return TAAP_OK;
 }
 
 static taap_code redis_check_and_insert(taap_replay *self, const unsigned char key_id[32],
@@ -221,28 +254,18 @@ static taap_code redis_check_and_insert(taap_replay *self, const unsigned char k
                                         taap_error *err)
 {
     redis_replay *r = (redis_replay *)self;
-    size_t jl = strlen(jti);
-    if (jl == 0 || jl > 256)
-        return taap_fail(err, TAAP_E_USAGE, "replay cache: jti must be 1..256 bytes");
-    /* The key lives as long as the token could be accepted; a token already
-     * past that point still gets a short-lived key (Redis needs a TTL > 0),
-     * and the verifier refuses it as expired anyway. */
-    int64_t ttl_s = expires_at - now;
-    long long ttl_ms = ttl_s <= 0 ? 1 : ttl_s > INT64_C(1) << 40 ? (long long)1 << 50
-                                                                 : (long long)ttl_s * 1000;
-    char key[sizeof KEY_PREFIX + 64 + 1 + 256 + 1];
-    char hex[65];
-    key_hex(key_id, hex);
-    int kl = snprintf(key, sizeof key, KEY_PREFIX "%s:%s", hex, jti);
-    if (kl < 0 || (size_t)kl >= sizeof key)
-        return taap_fail(err, TAAP_E_USAGE, "replay cache: key too long");
+    char *cmd = NULL;
+    size_t cmd_len = 0;
+    taap_code rc = taap_replay_redis_command(key_id, jti, expires_at, now, &cmd, &cmd_len, err);
+    if (rc != TAAP_OK)
+        return rc;
 
     pthread_mutex_lock(&r->mu);
     int reused = r->c && r->pid == getpid();
-    taap_code rc = connect_once(r, err);
+    rc = connect_once(r, err);
     int io_error = 0;
     if (rc == TAAP_OK)
-        rc = set_nx(r, key, (size_t)kl, ttl_ms, &io_error, err);
+        rc = set_nx(r, cmd, cmd_len, &io_error, err);
     /* A reused connection may have died since its last use (Redis restarted,
      * idle timeout): one more try on a fresh one. If the lost reply was in
      * fact an OK, the retry answers "already used": a false refusal, never a
@@ -250,9 +273,10 @@ static taap_code redis_check_and_insert(taap_replay *self, const unsigned char k
     if (rc == TAAP_E_REPLAY_STORE && io_error && reused) {
         rc = connect_once(r, err);
         if (rc == TAAP_OK)
-            rc = set_nx(r, key, (size_t)kl, ttl_ms, &io_error, err);
+            rc = set_nx(r, cmd, cmd_len, &io_error, err);
     }
     pthread_mutex_unlock(&r->mu);
+    free(cmd);
     return rc;
 }
 
@@ -311,4 +335,161 @@ taap_code taap_replay_redis_new(const char *url, unsigned timeout_ms, taap_repla
     }
     *out = &r->base;
     return TAAP_OK;
+}
+
+/* ---- For callers that own the socket (the nginx gateway's event loop) ---- */
+
+static const redis_replay *as_redis(const taap_replay *r)
+{
+    return r && r->ops == &redis_ops ? (const redis_replay *)r : NULL;
+}
+
+taap_code taap_replay_redis_endpoint(const taap_replay *cache, taap_replay_redis_endpoint_info *out,
+                                     taap_error *err)
+{
+    const redis_replay *r = as_redis(cache);
+    if (!r || !out)
+        return taap_fail(err, TAAP_E_USAGE, "taap_replay_redis_endpoint: not a Redis cache");
+    out->host = r->host;
+    out->port = r->port;
+    out->unix_path = r->path;
+    out->where = r->where;
+    out->timeout_ms = (unsigned)(r->timeout.tv_sec * 1000 + r->timeout.tv_usec / 1000);
+    return TAAP_OK;
+}
+
+/* Append one command formatted by hiredis (`cmd`, `n` bytes or n < 0 when
+ * formatting failed) to a malloc'd buffer; `cmd` is consumed (wiped: an AUTH
+ * holds the password). */
+static taap_code append_command(char **buf, size_t *len, char *cmd, long long n)
+{
+    if (n < 0 || !cmd)
+        return TAAP_E_NOMEM;
+    char *grown = malloc(*len + (size_t)n + 1); /* not realloc: the old block is wiped */
+    if (grown) {
+        if (*len)
+            memcpy(grown, *buf, *len);
+        memcpy(grown + *len, cmd, (size_t)n);
+        taap_free_secret(*buf, *len);
+        *len += (size_t)n;
+        grown[*len] = '\0';
+        *buf = grown;
+    }
+    taap_free_secret(cmd, (size_t)n);
+    return grown ? TAAP_OK : TAAP_E_NOMEM;
+}
+
+taap_code taap_replay_redis_handshake(const taap_replay *cache, char **cmd, size_t *len,
+                                      unsigned *replies, taap_error *err)
+{
+    const redis_replay *r = as_redis(cache);
+    if (!r || !cmd || !len || !replies)
+        return taap_fail(err, TAAP_E_USAGE, "taap_replay_redis_handshake: bad arguments");
+    *cmd = NULL;
+    *len = 0;
+    *replies = 0;
+    char *one = NULL;
+    long long n;
+    if (r->password) {
+        n = redisFormatCommand(&one, "AUTH %s", r->password);
+        if (append_command(cmd, len, one, n))
+            goto nomem;
+        ++*replies;
+    }
+    if (r->db >= 0) {
+        n = redisFormatCommand(&one, "SELECT %ld", r->db);
+        if (append_command(cmd, len, one, n))
+            goto nomem;
+        ++*replies;
+    }
+    return TAAP_OK;
+nomem:
+    taap_free_secret(*cmd, *len); /* it may hold the password */
+    *cmd = NULL;
+    *len = 0;
+    return taap_fail(err, TAAP_E_NOMEM, "out of memory");
+}
+
+taap_code taap_replay_redis_command(const unsigned char key_id[32], const char *jti,
+                                    int64_t expires_at, int64_t now, char **cmd, size_t *len,
+                                    taap_error *err)
+{
+    if (!key_id || !cmd || !len)
+        return taap_fail(err, TAAP_E_USAGE, "taap_replay_redis_command: bad arguments");
+    *cmd = NULL;
+    *len = 0;
+    char key[KEY_MAX];
+    int kl = 0;
+    long long ttl_ms = 0;
+    taap_code rc = replay_key(key_id, jti, expires_at, now, key, &kl, &ttl_ms, err);
+    if (rc != TAAP_OK)
+        return rc;
+    char *one = NULL;
+    long long n = redisFormatCommand(&one, "SET %b 1 NX PX %lld", key, (size_t)kl, ttl_ms);
+    if (append_command(cmd, len, one, n))
+        return taap_fail(err, TAAP_E_NOMEM, "out of memory");
+    return TAAP_OK;
+}
+
+taap_code taap_replay_redis_fail(const taap_replay *cache, const char *what, const char *why,
+                                 taap_error *err)
+{
+    const redis_replay *r = as_redis(cache);
+    if (!r)
+        return taap_fail(err, TAAP_E_REPLAY_STORE, "replay cache unavailable: %s: %.200s", what,
+                         why);
+    return store_fail(r, err, what, why);
+}
+
+struct taap_replay_redis_reader {
+    const redis_replay *r;
+    redisReader *reader;
+};
+
+taap_code taap_replay_redis_reader_new(const taap_replay *cache, taap_replay_redis_reader **out,
+                                       taap_error *err)
+{
+    const redis_replay *r = as_redis(cache);
+    if (!r || !out)
+        return taap_fail(err, TAAP_E_USAGE, "taap_replay_redis_reader_new: not a Redis cache");
+    taap_replay_redis_reader *rd = calloc(1, sizeof *rd);
+    if (!rd || !(rd->reader = redisReaderCreate())) {
+        free(rd);
+        return taap_fail(err, TAAP_E_NOMEM, "out of memory");
+    }
+    rd->r = r;
+    *out = rd;
+    return TAAP_OK;
+}
+
+taap_code taap_replay_redis_reader_feed(taap_replay_redis_reader *rd, const void *buf, size_t len,
+                                        taap_error *err)
+{
+    if (redisReaderFeed(rd->reader, buf, len) != REDIS_OK)
+        return store_fail(rd->r, err, "reply", "out of memory");
+    return TAAP_OK;
+}
+
+int taap_replay_redis_reader_next(taap_replay_redis_reader *rd, const char *what, taap_code *rc,
+                                  taap_error *err)
+{
+    void *reply = NULL;
+    if (redisReaderGetReply(rd->reader, &reply) != REDIS_OK) {
+        *rc = store_fail(rd->r, err, what,
+                         rd->reader->errstr[0] ? rd->reader->errstr : "malformed reply");
+        return -1;
+    }
+    if (!reply)
+        return 0;
+    *rc = decide_reply(rd->r, reply, what, err);
+    freeReplyObject(reply);
+    return 1;
+}
+
+void taap_replay_redis_reader_free(taap_replay_redis_reader *rd)
+{
+    if (!rd)
+        return;
+    redisReaderFree(rd->reader);
+    free(rd);
 }

@@ -26,7 +26,10 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -144,18 +147,24 @@ static char *fetch_text(const char *url)
     return t;
 }
 
-static int start_gateway(nh_nginx *n, const char *sub)
+static int start_gateway_with(nh_nginx *n, const char *sub, const char *redis_url,
+                              const char *timeout)
 {
     char d[600], lines[2048];
     snprintf(d, sizeof d, "%s/%s", dir, sub);
     mkdir(d, 0755);
     snprintf(lines, sizeof lines,
              "taap on; taap_access_token_keys %s/jwks.json; taap_issuer %s; "
-             "taap_replay %s; taap_replay_timeout 500ms;",
-             dir, issuer, rds.url);
+             "taap_replay %s; taap_replay_timeout %s;",
+             dir, issuer, redis_url, timeout);
     if (nh_write_conf(n, d, lines, up.port) != 0)
         return -1;
     return nh_start(n);
+}
+
+static int start_gateway(nh_nginx *n, const char *sub)
+{
+    return start_gateway_with(n, sub, rds.url, "500ms");
 }
 
 /* ---- set-up ------------------------------------------------------------------- */
@@ -507,6 +516,186 @@ static void test_redis_down_fails_closed_then_recovers(void **state)
     }
 }
 
+/* ---- the Redis wait does not block the worker ---------------------------------------- */
+
+/* redis-cli against the test's Redis: 0 when it ran; *out its output. */
+static int redis_cli(unsigned port, const char *password, char *const args[], char **out)
+{
+    char p[16];
+    snprintf(p, sizeof p, "%u", port);
+    char *argv[16] = {"/usr/bin/redis-cli", "-p", p};
+    int n = 3;
+    if (password) {
+        argv[n++] = "--no-auth-warning";
+        argv[n++] = "-a";
+        argv[n++] = (char *)password;
+    }
+    for (int i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    return tu_run(argv, NULL, out, NULL);
+}
+
+/* How many clients Redis holds blocked (a paused SET counts). */
+static long redis_blocked_clients(unsigned port)
+{
+    char *args[] = {"info", "clients", NULL}, *out = NULL;
+    long n = -1;
+    if (redis_cli(port, NULL, args, &out) == 0 && out) {
+        const char *b = strstr(out, "blocked_clients:");
+        if (b)
+            n = strtol(b + 16, NULL, 10);
+    }
+    free(out);
+    return n;
+}
+
+/* A signed GET written on a new connection to `n`; read it later with
+ * read_reply(). `pop` NULL signs a fresh PoP (returned in *pop_out). */
+static int write_call(const nh_nginx *n, const char *path, const char *pop, char **pop_out)
+{
+    char auth[8300];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    const char *hdrs[] = {"Content-Type: application/json", auth, NULL};
+    char *mine = pop ? strdup(pop) : sh_pop(view(n), KEY, "GET", path, hdrs, NULL, 0, NULL);
+    assert_non_null(mine);
+    size_t cap = strlen(auth) + strlen(mine) + 512;
+    char *req = malloc(cap);
+    int len = snprintf(req, cap,
+                       "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n%s\r\nX-Authorization: %s\r\n"
+                       "Connection: close\r\n\r\n",
+                       path, hdrs[0], auth, mine);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)n->port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(send(fd, req, (size_t)len, MSG_NOSIGNAL), len);
+    free(req);
+    if (pop_out)
+        *pop_out = mine;
+    else
+        free(mine);
+    return fd;
+}
+
+/* 1 when `fd` has something to read now (a response, or the close). */
+static int has_reply(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+}
+
+/* The status of the response on `fd` (read to the close, bounded). */
+static int read_reply(int fd, char *body, size_t cap)
+{
+    char buf[16384];
+    size_t got = 0;
+    for (int rounds = 0; rounds < 1000 && got < sizeof buf - 1; rounds++) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 30000) <= 0)
+            break;
+        ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    close(fd);
+    const char *b = strstr(buf, "\r\n\r\n");
+    snprintf(body, cap, "%s", b ? b + 4 : "");
+    return strncmp(buf, "HTTP/1.", 7) == 0 ? atoi(buf + 9) : 0;
+}
+
+static void test_redis_wait_does_not_block_the_worker(void **state)
+{
+    (void)state;
+    /* One worker, so everything below is served (or not) by the same one. */
+    nh_nginx g = {0};
+    g.workers = 1;
+    assert_int_equal(start_gateway_with(&g, "gw-wait", rds.url, "60s"), 0);
+    /* Redis holds every write until told to go on: the SETs wait there. */
+    char *pause[] = {"client", "pause", "60000", "write", NULL};
+    char *unpause[] = {"client", "unpause", NULL};
+    assert_int_equal(redis_cli(rds.port, NULL, pause, NULL), 0);
+    unsigned long before = up_count(&up);
+    char *dup = NULL;
+    int a = write_call(&g, "/v1/a", NULL, NULL);
+    int d1 = write_call(&g, "/v1/d", NULL, &dup);
+    int d2 = write_call(&g, "/v1/d", dup, NULL); /* the same PoP: a replay in the queue */
+    long blocked = 0;
+    for (int i = 0; i < 400 && blocked < 1; i++) {
+        blocked = redis_blocked_clients(rds.port);
+        if (blocked < 1)
+            usleep(25000);
+    }
+    assert_int_equal(blocked, 1); /* the worker's SET is in Redis, unanswered */
+    /* Meanwhile the same worker serves a location that needs no Redis. */
+    sent s;
+    call(&g, "GET", "/open/x", token, KEY, NULL, NULL, &s);
+    assert_int_equal(s.status, 200);
+    sent_free(&s);
+    assert_false(has_reply(a));
+    assert_false(has_reply(d1));
+    assert_false(has_reply(d2));
+    assert_int_equal(up_count(&up), before + 1); /* only /open/x went through */
+    assert_int_equal(redis_cli(rds.port, NULL, unpause, NULL), 0);
+    char body[4096];
+    assert_int_equal(read_reply(a, body, sizeof body), 200);
+    int s1 = read_reply(d1, body, sizeof body);
+    char body2[4096];
+    int s2 = read_reply(d2, body2, sizeof body2);
+    /* Exactly one of the two identical PoPs is accepted. */
+    assert_true((s1 == 200 && s2 == 401) || (s1 == 401 && s2 == 200));
+    assert_non_null(strstr(s1 == 401 ? body : body2, "TAAP_E_REPLAY"));
+    assert_int_equal(up_count(&up), before + 3);
+    free(dup);
+    nh_stop(&g);
+}
+
+/* AUTH and SELECT go first on the gateway's connection. */
+static void test_redis_password_and_database(void **state)
+{
+    (void)state;
+    rh_redis locked = {0};
+    char rdir[600];
+    snprintf(rdir, sizeof rdir, "%s/redis-auth", dir);
+    mkdir(rdir, 0755);
+    assert_int_equal(rh_start(&locked, rdir), 0);
+    char *setpass[] = {"config", "set", "requirepass", "gw-s3cret", NULL};
+    assert_int_equal(redis_cli(locked.port, NULL, setpass, NULL), 0);
+    char url[128];
+    snprintf(url, sizeof url, "redis://:gw-s3cret@127.0.0.1:%u/3", locked.port);
+    nh_nginx g = {0};
+    assert_int_equal(start_gateway_with(&g, "gw-auth", url, "5s"), 0);
+    sent s;
+    call(&g, "GET", "/v1/auth", token, KEY, NULL, NULL, &s);
+    assert_int_equal(s.status, 200);
+    sent_free(&s);
+    /* The jti was recorded in database 3, under the library's key. */
+    char *scan[] = {"-n", "3", "--scan", "--pattern", "taap:replay:*", NULL}, *keys = NULL;
+    assert_int_equal(redis_cli(locked.port, "gw-s3cret", scan, &keys), 0);
+    assert_non_null(keys);
+    assert_non_null(strstr(keys, "taap:replay:"));
+    free(keys);
+    nh_stop(&g);
+    /* A wrong password: refused with 503, and the log says AUTH failed. */
+    snprintf(url, sizeof url, "redis://:wrong@127.0.0.1:%u/3", locked.port);
+    nh_nginx bad = {0};
+    assert_int_equal(start_gateway_with(&bad, "gw-badauth", url, "5s"), 0);
+    call(&bad, "GET", "/v1/auth", token, KEY, NULL, NULL, &s);
+    assert_int_equal(s.status, 503);
+    assert_error(&s.resp, 503, "TAAP_E_REPLAY_STORE");
+    sent_free(&s);
+    char *log = tu_read(bad.error_log, NULL);
+    if (!strstr(log, ": AUTH/SELECT: WRONGPASS"))
+        fail_msg("no AUTH failure in the error log:\n%s", log);
+    free(log);
+    nh_stop(&bad);
+    rh_stop(&locked);
+}
+
 /* ---- nginx -t -------------------------------------------------------------------- */
 
 static void test_nginx_t_rejects_bad_values(void **state)
@@ -628,6 +817,8 @@ int main(void)
         cmocka_unit_test(test_access_token_refusals),
         cmocka_unit_test(test_replay_refused_on_second_node),
         cmocka_unit_test(test_redis_down_fails_closed_then_recovers),
+        cmocka_unit_test(test_redis_wait_does_not_block_the_worker),
+        cmocka_unit_test(test_redis_password_and_database),
         cmocka_unit_test(test_nginx_t_rejects_bad_values),
         cmocka_unit_test(test_reload_under_load_loses_nothing),
     };

@@ -141,6 +141,78 @@ static void test_key_and_ttl(void **state)
     taap_replay_free(r);
 }
 
+/* The socket-less interface (the nginx gateway's): its command bytes are
+ * the blocking cache's SET, so the two agree on every token. */
+static void test_event_driven_interface(void **state)
+{
+    (void)state;
+    taap_replay *r = open_cache(rds.url);
+    taap_error err = TAAP_ERROR_INIT;
+    char *cmd = NULL;
+    size_t len = 0;
+    assert_int_equal(taap_replay_redis_command(KEY_A, "ev-1", 2070, 2000, &cmd, &len, &err),
+                     TAAP_OK);
+    /* Sent as is on a plain connection: recorded with the blocking cache's key. */
+    redisContext *c = inspect();
+    assert_int_equal(redisAppendFormattedCommand(c, cmd, len), REDIS_OK);
+    void *rep = NULL;
+    assert_int_equal(redisGetReply(c, &rep), REDIS_OK);
+    assert_int_equal(((redisReply *)rep)->type, REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
+    free(cmd);
+    assert_int_equal(use(r, KEY_A, "ev-1", 2070, 2000, NULL), TAAP_E_REPLAY);
+    redisFree(c);
+
+    /* Replies decided as they arrive, one byte at a time. */
+    taap_replay_redis_reader *rd = NULL;
+    assert_int_equal(taap_replay_redis_reader_new(r, &rd, &err), TAAP_OK);
+    const char wire[] = "+OK\r\n$-1\r\n-OOM command not allowed\r\n";
+    taap_code want[] = {TAAP_OK, TAAP_E_REPLAY, TAAP_E_REPLAY_STORE}, rc;
+    size_t got = 0;
+    for (size_t i = 0; i < sizeof wire - 1; i++) {
+        assert_int_equal(taap_replay_redis_reader_feed(rd, wire + i, 1, &err), TAAP_OK);
+        int k;
+        while ((k = taap_replay_redis_reader_next(rd, "SET", &rc, &err)) == 1) {
+            assert_true(got < 3);
+            assert_int_equal(rc, want[got]);
+            got++;
+        }
+        assert_int_equal(k, 0);
+    }
+    assert_int_equal(got, 3);
+    assert_non_null(strstr(err.message, "OOM command not allowed"));
+    assert_non_null(strstr(err.message, "fail closed"));
+    /* Not Redis protocol: the stream is lost. */
+    assert_int_equal(taap_replay_redis_reader_feed(rd, "?what\r\n", 7, &err), TAAP_OK);
+    assert_int_equal(taap_replay_redis_reader_next(rd, "SET", &rc, &err), -1);
+    assert_int_equal(rc, TAAP_E_REPLAY_STORE);
+    taap_replay_redis_reader_free(rd);
+
+    /* The handshake: nothing for a plain URL; AUTH then SELECT otherwise. */
+    unsigned replies = 9;
+    assert_int_equal(taap_replay_redis_handshake(r, &cmd, &len, &replies, &err), TAAP_OK);
+    assert_int_equal(replies, 0);
+    assert_int_equal(len, 0);
+    free(cmd);
+    taap_replay *locked = open_cache("redis://:pw@127.0.0.1:1/2");
+    assert_int_equal(taap_replay_redis_handshake(locked, &cmd, &len, &replies, &err), TAAP_OK);
+    assert_int_equal(replies, 2);
+    assert_string_equal(cmd, "*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n");
+    free(cmd);
+    taap_replay_redis_endpoint_info ep;
+    assert_int_equal(taap_replay_redis_endpoint(locked, &ep, &err), TAAP_OK);
+    assert_string_equal(ep.host, "127.0.0.1");
+    assert_int_equal(ep.port, 1);
+    assert_null(ep.unix_path);
+    taap_replay_free(locked);
+    /* Not a Redis cache: refused by name. */
+    taap_replay *mem = NULL;
+    assert_int_equal(taap_replay_memory_new(0, &mem, &err), TAAP_OK);
+    assert_int_equal(taap_replay_redis_endpoint(mem, &ep, &err), TAAP_E_USAGE);
+    taap_replay_free(mem);
+    taap_replay_free(r);
+}
+
 /* Two caches are two gateway nodes: the jti used on one is refused on the other. */
 static void test_two_nodes(void **state)
 {
@@ -459,6 +531,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_semantics),
         cmocka_unit_test(test_key_and_ttl),
+        cmocka_unit_test(test_event_driven_interface),
         cmocka_unit_test(test_two_nodes),
         cmocka_unit_test(test_race),
         cmocka_unit_test(test_fork),

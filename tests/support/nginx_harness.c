@@ -44,7 +44,7 @@ int nh_write_conf(nh_nginx *n, const char *dir, const char *taap_lines, unsigned
     fprintf(f,
             "load_module %s;\n"
             "%s"
-            "worker_processes 2;\n"
+            "worker_processes %u;\n"
             "error_log %s info;\n"
             "pid %s/nginx.pid;\n"
             "events { worker_connections 512; }\n"
@@ -67,7 +67,7 @@ int nh_write_conf(nh_nginx *n, const char *dir, const char *taap_lines, unsigned
             "    location /open/ { taap off; proxy_pass http://127.0.0.1:%u; }\n"
             "  }\n"
             "}\n",
-            mod, geteuid() == 0 ? "user root;\n" : "", n->error_log, dir, n->access_log, dir, dir,
+            mod, geteuid() == 0 ? "user root;\n" : "", n->workers ? n->workers : 2u, n->error_log, dir, n->access_log, dir, dir,
             dir, dir, dir, n->port, taap_lines, upstream_port, upstream_port);
     return fclose(f) == 0 ? 0 : -1;
 }

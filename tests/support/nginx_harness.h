@@ -12,6 +12,7 @@
 
 typedef struct nh_nginx {
     pid_t pid;
+    unsigned workers; /* worker_processes; 0 → 2 */
     unsigned port;
     char dir[512];
     char conf[600];
