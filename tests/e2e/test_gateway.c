@@ -605,7 +605,7 @@ static int read_reply(int fd, char *body, size_t cap)
     close(fd);
     const char *b = strstr(buf, "\r\n\r\n");
     snprintf(body, cap, "%s", b ? b + 4 : "");
-    return strncmp(buf, "HTTP/1.", 7) == 0 ? atoi(buf + 9) : 0;
+    return strncmp(buf, "HTTP/1.", 7) == 0 ? (int)strtol(buf + 9, NULL, 10) : 0;
 }
 
 static void test_redis_wait_does_not_block_the_worker(void **state)
