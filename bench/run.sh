@@ -142,13 +142,13 @@ bench_call_stream() {
 
 # nginx with and without the TAAP module (ngx_http_taap_module, replay in
 # Redis) in front of the same upstream: wrk, 32 connections, pre-signed PoPs
-# (issue 10; docs/GATEWAY.md). BENCH_GATEWAY_POPS (default 20000) PoPs,
-# BENCH_GATEWAY_SECONDS (default 4) per run.
+# (issue 10; docs/GATEWAY.md). BENCH_GATEWAY_POPS (default 100000) PoPs,
+# BENCH_GATEWAY_SECONDS (default 3) per run.
 bench_gateway() {
   say "== nginx gateway: with and without taap on (bench_gateway) =="
   need_bin gateway "$BENCH_BIN/bench_gateway" || return 0
   TAAP_BIN="$BUILD/taap" TAAP_BUILD="$BUILD" "$BENCH_BIN/bench_gateway" --key "$KEY" \
-    --wrk "$(command -v wrk || echo /usr/bin/wrk)" --pops "${BENCH_GATEWAY_POPS:-20000}" --seconds "${BENCH_GATEWAY_SECONDS:-4}" --connections 32
+    --wrk "$(command -v wrk || echo /usr/bin/wrk)" --pops "${BENCH_GATEWAY_POPS:-100000}" --seconds "${BENCH_GATEWAY_SECONDS:-3}" --connections 32
 }
 
 # `taap run` over the example Postman collection against the emulator, as a
