@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -31,6 +32,7 @@ void pm_built_free(pm_built *b)
     free(b->hv);
     free(b->body);
     free(b->body_file);
+    pm_buf_free(&b->warnings);
     memset(b, 0, sizeof *b);
 }
 
@@ -211,42 +213,39 @@ static int method_prunes_body(const char *m)
            !strcmp(m, "UNLOCK");
 }
 
-/* 1 if `path` (which exists) is inside directory `dir`, symlinks resolved. */
-static int path_inside(const char *path, const char *dir)
+/* A GraphQL body the way the runtime writes it: with variables given as a
+ * string, the string is spliced in as written (empty: left out); as a JSON
+ * value, JSON.stringify({query, operationName, variables}). Either way the
+ * keys come in that order and an absent one is left out. */
+static int build_graphql(pm_worker *w, const pm_body *bd, pm_buf *o, pm_built *b)
 {
-    char *rp = realpath(path, NULL), *rd = realpath(dir, NULL);
-    size_t dl = rd ? strlen(rd) : 0;
-    int in = rp && rd && !strncmp(rp, rd, dl) && (rp[dl] == '/' || (dl == 1 && rd[0] == '/'));
-    free(rp);
-    free(rd);
-    return in;
+    const char *parts[3] = {bd->gql_query, bd->gql_operation, bd->gql_variables};
+    static const char *const names[3] = {"query", "operationName", "variables"};
+    int first = 1;
+    pm_buf_put(o, "{", 1);
+    for (int i = 0; i < 3; i++) {
+        if (!parts[i] || (i == 2 && !bd->gql_vars_json && !*parts[i]))
+            continue;
+        char *v = pm_run_resolve(w, parts[i], b);
+        if (!v)
+            return -1;
+        pm_buf_printf(o, "%s\"%s\":", first ? "" : ",", names[i]);
+        first = 0;
+        if (i == 2)
+            pm_buf_puts(o, v); /* JSON already */
+        else
+            pm_buf_json_str(o, v);
+        free(v);
+    }
+    pm_buf_put(o, "}", 1);
+    return 0;
 }
 
-/* A file a request reads, relative to --working-dir; with
- * --no-insecure-file-read only files inside it (NULL, b->err set). */
-static char *join_path(pm_run *cx, const char *src, pm_built *b)
-{
-    char *path;
-    if (!src || src[0] == '/' || !cx->o->working_dir) {
-        path = taap_strdup(src);
-    } else {
-        pm_buf p = {0};
-        pm_buf_puts(&p, cx->o->working_dir);
-        pm_buf_put(&p, "/", 1);
-        pm_buf_puts(&p, src);
-        path = pm_buf_take(&p);
-    }
-    if (path && cx->o->no_insecure_file_read && access(path, F_OK) == 0 &&
-        !path_inside(path, cx->o->working_dir)) {
-        snprintf(b->err, sizeof b->err,
-                 "file %.200s is outside --working-dir (--no-insecure-file-read)", src);
-        free(path);
-        return NULL;
-    }
-    return path;
-}
-
-static int build_body(pm_worker *w, const pm_item *it, pm_built *b)
+/* The body and its implicit Content-Type (when the request has none). The
+ * runtime's body builder adds it for raw and GraphQL bodies before the
+ * system headers (Accept); for urlencoded and multipart bodies the HTTP
+ * client adds it after every header: *late gets those. */
+static int build_body(pm_worker *w, const pm_item *it, pm_built *b, char *late, size_t late_cap)
 {
     pm_run *cx = w->cx;
     const pm_body *bd = &it->body;
@@ -304,6 +303,7 @@ static int build_body(pm_worker *w, const pm_item *it, pm_built *b)
         break;
     }
     case PM_BODY_FORMDATA: {
+        size_t parts = 0;
         unsigned char r[12];
         if (RAND_bytes(r, sizeof r) != 1)
             memset(r, 7, sizeof r);
@@ -322,33 +322,44 @@ static int build_body(pm_worker *w, const pm_item *it, pm_built *b)
             }
             int is_file = kv->type && !strcmp(kv->type, "file");
             if (is_file) {
+                /* a file that cannot be read: Newman warns and leaves that
+                 * part out, the request still goes */
                 for (size_t s = 0; s < kv->n_src; s++) {
-                    if (!kv->src[s] || !*kv->src[s])
-                        continue;
-                    char *path = join_path(cx, kv->src[s], b);
+                    char *src = pm_run_resolve(w, kv->src[s] ? kv->src[s] : "", b);
+                    char why[300], msg[420];
+                    char *path = src ? pm_file_resolve(cx, src, why, sizeof why) : NULL;
                     char *data = NULL;
                     size_t dl = 0;
                     taap_error e = TAAP_ERROR_INIT;
-                    if (!path || taap_read_file(path, TAAP_COLLECTION_MAX_BYTES, 0, &data, &dl,
-                                                &e) != TAAP_OK) {
-                        if (path)
-                            snprintf(b->err, sizeof b->err, "formdata file: %.250s", e.message);
+                    if (src && path &&
+                        taap_read_file(path, TAAP_COLLECTION_MAX_BYTES, 0, &data, &dl, &e) != TAAP_OK) {
+                        snprintf(why, sizeof why, "%.250s", e.message);
                         free(path);
-                        free(k);
-                        pm_buf_free(&o);
-                        return -1;
+                        path = NULL;
                     }
+                    free(src);
+                    if (!path) {
+                        snprintf(msg, sizeof msg, "Form param `%.80s`, file load error: %s", k, why);
+                        pm_built_warn(b, msg);
+                        continue;
+                    }
+                    parts++;
                     const char *base = strrchr(path, '/');
                     base = base ? base + 1 : path;
                     pm_buf_printf(&o,
                                   "--%s\r\nContent-Disposition: form-data; name=\"%s\"; "
                                   "filename=\"%s\"\r\nContent-Type: %s\r\n\r\n",
                                   boundary, k, base,
-                                  kv->content_type ? kv->content_type : "application/octet-stream");
+                                  kv->content_type ? kv->content_type : pm_file_mime(path));
                     pm_buf_put(&o, data, dl);
                     pm_buf_puts(&o, "\r\n");
                     free(data);
                     free(path);
+                }
+                if (kv->n_src == 0) {
+                    char msg[200];
+                    snprintf(msg, sizeof msg, "Form param `%.80s`, file load error: missing file source", k);
+                    pm_built_warn(b, msg);
                 }
             } else {
                 char *v = pm_run_resolve(w, kv->value ? kv->value : "", b);
@@ -365,8 +376,13 @@ static int build_body(pm_worker *w, const pm_item *it, pm_built *b)
                 pm_buf_puts(&o, v);
                 pm_buf_puts(&o, "\r\n");
                 free(v);
+                parts++;
             }
             free(k);
+        }
+        if (!parts) { /* every part left out: no body at all, as Newman */
+            pm_buf_free(&o);
+            return 0;
         }
         pm_buf_printf(&o, "--%s--\r\n", boundary);
         b->body_len = o.len;
@@ -380,52 +396,91 @@ static int build_body(pm_worker *w, const pm_item *it, pm_built *b)
             char *src = pm_run_resolve(w, bd->file_src, b);
             if (!src)
                 return -1;
-            b->body_file = join_path(cx, src, b);
+            char why[300], msg[340];
+            b->body_file = pm_file_resolve(cx, src, why, sizeof why);
             free(src);
-            if (!b->body_file)
-                return -1;
-            if (access(b->body_file, R_OK) != 0) {
-                snprintf(b->err, sizeof b->err, "body file %s cannot be read", b->body_file);
-                return -1;
+            if (!b->body_file) { /* Newman warns and sends no body */
+                snprintf(msg, sizeof msg, "Binary file load error: %s", why);
+                pm_built_warn(b, msg);
+                return 0;
             }
         }
         break; /* src null: no file chosen, send an empty body */
-    case PM_BODY_GRAPHQL: {
-        char *q = pm_run_resolve(w, bd->gql_query ? bd->gql_query : "", b);
-        char *v = pm_run_resolve(w, bd->gql_variables ? bd->gql_variables : "", b);
-        if (!q || !v) {
-            free(q);
-            free(v);
+    case PM_BODY_GRAPHQL:
+        if (build_graphql(w, bd, &o, b) != 0)
             return -1;
-        }
-        pm_buf_puts(&o, "{\"query\":");
-        pm_buf_json_str(&o, q);
-        pm_buf_puts(&o, ",\"variables\":");
-        json_t *vj = *v ? json_loads(v, 0, NULL) : NULL;
-        if (vj) {
-            char *d = json_dumps(vj, JSON_COMPACT | JSON_ENCODE_ANY);
-            pm_buf_puts(&o, d ? d : "{}");
-            free(d);
-            json_decref(vj);
-        } else {
-            pm_buf_puts(&o, "{}");
-        }
-        pm_buf_put(&o, "}", 1);
-        free(q);
-        free(v);
         b->body_len = o.len;
         b->body = pm_buf_take(&o);
         implicit_ct = "application/json";
         break;
     }
-    }
     if (!b->body && !b->body_file && bd->mode != PM_BODY_FILE) {
         snprintf(b->err, sizeof b->err, "out of memory");
         return -1;
     }
-    if (implicit_ct && pm_hdr_find(b, "Content-Type") < 0 && pm_hdr_add(b, "Content-Type", implicit_ct))
-        return -1;
-    return 0;
+    if (!implicit_ct || pm_hdr_find(b, "Content-Type") >= 0)
+        return 0;
+    if (bd->mode == PM_BODY_URLENCODED || bd->mode == PM_BODY_FORMDATA) {
+        snprintf(late, late_cap, "%s", implicit_ct);
+        return 0;
+    }
+    return pm_hdr_add(b, "Content-Type", implicit_ct);
+}
+
+static int hex_val(unsigned char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* %XX decoded copy of s[0..n) (malloc'd). */
+static char *pct_decode(const char *s, size_t n)
+{
+    char *o = malloc(n + 1);
+    size_t k = 0;
+    for (size_t i = 0; o && i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n && (hi = hex_val((unsigned char)s[i + 1])) >= 0 &&
+            (lo = hex_val((unsigned char)s[i + 2])) >= 0) {
+            o[k++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            o[k++] = s[i];
+        }
+    }
+    if (o)
+        o[k] = '\0';
+    return o;
+}
+
+/* Credentials in the URL ("user:pass@host"), after variables are resolved:
+ * cut out of `url` (in place) and returned as the Basic value the HTTP
+ * client Newman uses sends for them (each part %-decoded, the password
+ * after the first ':'; the host after the last '@'). NULL when there are
+ * none. */
+static char *take_userinfo(char *url)
+{
+    char *auth = strstr(url, "://");
+    auth = auth ? auth + 3 : url;
+    size_t alen = strcspn(auth, "/?#");
+    char *at = NULL;
+    for (char *p = auth; p < auth + alen; p++)
+        if (*p == '@')
+            at = p;
+    if (!at)
+        return NULL;
+    size_t ulen = (size_t)(at - auth);
+    const char *colon = memchr(auth, ':', ulen);
+    size_t nl = colon ? (size_t)(colon - auth) : ulen;
+    char *user = pct_decode(auth, nl);
+    char *pass = colon ? pct_decode(colon + 1, ulen - nl - 1) : taap_strdup("");
+    char *val = user && pass ? pm_basic_value(user, pass) : NULL;
+    taap_free_secret_str(user);
+    taap_free_secret_str(pass);
+    memmove(auth, at + 1, strlen(at + 1) + 1);
+    return val;
 }
 
 int pm_mentions_token(const pm_run *cx, const pm_item *it)
@@ -443,10 +498,30 @@ int pm_mentions_token(const pm_run *cx, const pm_item *it)
     return 0;
 }
 
+static int build_rest(pm_worker *w, const pm_plan_item *pi, pm_built *b, const char *userinfo);
+
+/* A binary body from a file: Newman's client writes its length, then (when
+ * the request has none) a type looked up from the file's name. */
+static int file_headers(pm_built *b)
+{
+    struct stat st;
+    if (stat(b->body_file, &st) != 0) {
+        snprintf(b->err, sizeof b->err, "body file %.250s cannot be read", b->body_file);
+        return -1;
+    }
+    char len[32];
+    snprintf(len, sizeof len, "%lld", (long long)st.st_size);
+    if (pm_hdr_find(b, "Content-Length") < 0 && pm_hdr_add(b, "Content-Length", len) != 0)
+        return -1;
+    if (pm_hdr_find(b, "Content-Type") < 0 &&
+        pm_hdr_add(b, "Content-Type", pm_file_mime(b->body_file)) != 0)
+        return -1;
+    return 0;
+}
+
 /* Resolve everything of the item into b (under cx->lock). 0 or -1 (b->err). */
 int pm_build_request(pm_worker *w, const pm_plan_item *pi, pm_built *b)
 {
-    pm_run *cx = w->cx;
     const pm_item *it = pi->it;
     memset(b, 0, sizeof *b);
     b->method = taap_strdup(it->method);
@@ -469,10 +544,19 @@ int pm_build_request(pm_worker *w, const pm_plan_item *pi, pm_built *b)
     char *u3 = pm_buf_take(&ub);
     if (!u3)
         return -1;
+    char *userinfo = take_userinfo(u3); /* sent as a header, never in the URL */
     b->url = pm_url_encode_loose(u3);
     b->url_raw = u3;
-    if (!b->url)
-        return -1;
+    int rc = b->url ? build_rest(w, pi, b, userinfo) : -1;
+    taap_free_secret_str(userinfo);
+    return rc;
+}
+
+/* Everything after the URL: headers, auth, body, system headers. */
+static int build_rest(pm_worker *w, const pm_plan_item *pi, pm_built *b, const char *userinfo)
+{
+    pm_run *cx = w->cx;
+    const pm_item *it = pi->it;
     if (!*b->url) {
         snprintf(b->err, sizeof b->err, "the request has no URL");
         return -1;
@@ -492,11 +576,24 @@ int pm_build_request(pm_worker *w, const pm_plan_item *pi, pm_built *b)
     b->uses_token = pm_mentions_token(cx, it);
     if (pm_auth_apply(w, it, b) != 0)
         return -1;
-    /* the runtime's system header, after the collection's and auth's
-     * headers and before the body's implicit Content-Type (as Newman) */
+    /* Newman's order: the collection's headers, auth's, a raw or GraphQL
+     * body's Content-Type, the runtime's system header Accept, then what its
+     * HTTP client adds: a urlencoded body's Content-Type, the URL's
+     * credentials (unless auth set Authorization), a multipart boundary */
+    char late_ct[128] = "";
+    if (!method_prunes_body(b->method) && build_body(w, it, b, late_ct, sizeof late_ct) != 0)
+        return -1;
     if (pm_hdr_find(b, "Accept") < 0 && pm_hdr_add(b, "Accept", "*/*") != 0)
         return -1;
-    if (!method_prunes_body(b->method) && build_body(w, it, b) != 0)
+    int multipart = !strncmp(late_ct, "multipart/", 10);
+    if (late_ct[0] && !multipart && pm_hdr_add(b, "Content-Type", late_ct) != 0)
+        return -1;
+    if (userinfo && pm_hdr_find(b, "Authorization") < 0 &&
+        pm_hdr_add(b, "Authorization", userinfo) != 0)
+        return -1;
+    if (multipart && pm_hdr_add(b, "Content-Type", late_ct) != 0)
+        return -1;
+    if (b->body_file && file_headers(b) != 0)
         return -1;
     if (pi->is_token && pm_token_basic(w, b) != 0)
         return -1;

@@ -66,6 +66,7 @@ void pm_item_clear(pm_item *it)
     kvlist_free(&it->body.params);
     free(it->body.file_src);
     free(it->body.gql_query);
+    free(it->body.gql_operation);
     free(it->body.gql_variables);
     if (it->auth) {
         free(it->auth->type);
@@ -418,11 +419,16 @@ static taap_code parse_body(json_t *b, pm_body *body, const char *where, parse_c
         body->mode = PM_BODY_GRAPHQL;
         json_t *g = json_object_get(b, "graphql");
         body->gql_query = jstr(json_object_get(g, "query"));
+        body->gql_operation = jstr(json_object_get(g, "operationName"));
         json_t *vars = json_object_get(g, "variables");
-        if (json_is_string(vars))
+        if (json_is_string(vars)) {
             body->gql_variables = jstr(vars);
-        else if (json_is_object(vars))
-            body->gql_variables = json_dumps(vars, JSON_COMPACT);
+        } else if (vars && !json_is_null(vars)) {
+            body->gql_variables = json_dumps(vars, JSON_COMPACT | JSON_ENCODE_ANY);
+            body->gql_vars_json = 1;
+        }
+        if (!json_is_object(g) || json_object_size(g) == 0)
+            body->mode = PM_BODY_NONE; /* the SDK's isEmpty(): nothing is sent */
     } else {
         body->mode = PM_BODY_UNSUPPORTED;
     }
@@ -466,9 +472,9 @@ static taap_code parse_request(json_t *rq, pm_item *it, parse_ctx *cx)
     }
     if (!it->url)
         return taap_fail(cx->err, TAAP_E_NOMEM, "out of memory");
+    /* only v2's "header": a v1 export's "headers" is not read by the SDK,
+     * so Newman never sends it (nor does taap) */
     json_t *h = json_object_get(rq, "header");
-    if (!h) /* "headers" appears in converted v1 exports */
-        h = json_object_get(rq, "headers");
     taap_code rc = json_is_string(h) ? parse_header_string(json_string_value(h), &it->headers, cx)
                                      : parse_kvs(h, &it->headers, "header", where, cx);
     if (rc != TAAP_OK)

@@ -136,6 +136,14 @@ static int exec_prepare(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_ou
     /* warnings (and --strict-vars) for what is left unresolved in the final bytes */
     unres_ctx uc = {cx, pi->it->path, "", 0};
     pthread_mutex_lock(&cx->lock);
+    if (b->warnings.len && !oc->attempts) /* files not read: Newman's console warnings, once */
+        for (const char *l = b->warnings.p; *l;) {
+            size_t n = strcspn(l, "\n");
+            char msg[600];
+            snprintf(msg, sizeof msg, "warn: %.*s", (int)(n > 580 ? 580 : n), l);
+            pm_emit(cx, TAAP_RUN_EV_CONSOLE, w->iteration, pi->it->path, msg, NULL);
+            l += n + (l[n] == '\n');
+        }
     pm_unresolved(b->url_raw ? b->url_raw : b->url, on_unresolved, &uc);
     for (size_t i = 0; i < b->nh; i++) {
         pm_unresolved(b->hn[i], on_unresolved, &uc);

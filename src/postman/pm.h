@@ -83,8 +83,10 @@ typedef struct pm_body {
     char *language;     /* options.raw.language */
     pm_kvlist params;   /* urlencoded / formdata */
     char *file_src;     /* file mode; NULL = none chosen */
-    char *gql_query;
-    char *gql_variables;
+    char *gql_query;    /* graphql: each NULL when absent or not a string */
+    char *gql_operation;
+    char *gql_variables; /* as written (a string), or a JSON value's compact text */
+    int gql_vars_json;   /* 1: variables was a JSON value (object …), not a string */
 } pm_body;
 
 typedef struct pm_auth {

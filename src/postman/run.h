@@ -152,6 +152,7 @@ typedef struct pm_built {
     int basic_from_env;
     char err[300];          /* config error */
     int uses_token;
+    pm_buf warnings;        /* Newman's console warnings (a file not read), one a line */
 } pm_built;
 
 void pm_built_free(pm_built *b);
@@ -171,6 +172,16 @@ int pm_mentions_token(const pm_run *cx, const pm_item *it);
 int pm_build_request(pm_worker *w, const pm_plan_item *pi, pm_built *b);
 /* Sign the PoP over b's exact bytes and put it in X-Authorization. */
 int pm_pop_sign(pm_run *cx, pm_built *b, char *errbuf, size_t cap);
+
+/* ---- files.c ---------------------------------------------------------------------- */
+/* The file a body names, as Newman's resolver finds it (relative to
+ * --working-dir, else the current directory; --no-insecure-file-read: only
+ * inside it). The path (malloc'd), or NULL with Newman's reason in why. */
+char *pm_file_resolve(const pm_run *cx, const char *src, char *why, size_t cap);
+/* The type Newman gives a file it sends, by extension. */
+const char *pm_file_mime(const char *path);
+/* Add one warning line to b->warnings (shown as Newman's console warns). */
+void pm_built_warn(pm_built *b, const char *msg);
 
 /* ---- auth.c ---------------------------------------------------------------------- */
 /* Apply the auth in effect for the item. 0, or -1 (b->err set). */

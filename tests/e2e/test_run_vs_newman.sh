@@ -58,15 +58,15 @@ both() {
 declare -A WANT=(
   [schemas--apikeyAuthTest]="1/1"
   [schemas--nestedEntities]="1/2"       # oauth1 request: taap refuses OAuth 1.0
-  [schemas--proper-url-parsing]="0/1"   # userinfo with {{vars}}: taap sends nothing
+  [schemas--proper-url-parsing]="0/1"   # host "{{hellohost}}" unresolved: libcurl refuses it (Newman sends it); with the variables set it matches (below)
   [schemas--req-body-file-src-null]="1/1"
-  [schemas--reqBodyContentType]="2/3"   # missing form-data file: taap stops, Newman warns and sends
-  [schemas--reqBodyGraphQL]="0/1"       # Newman adds operationName and puts Content-Type first
+  [schemas--reqBodyContentType]="3/3"
+  [schemas--reqBodyGraphQL]="1/1"
   [schemas--request]="0/1"              # http on :443: Newman writes an absolute-form target
-  [transformer--echo]="17/23"           # digest and oauth1 refused; form-data and v1 keys differ
+  [transformer--echo]="22/23"           # digest refused
   [transformer--httpbin]="1/1"          # Newman errors on the protocol-relative URLs taap sends
   [transformer--multi-level.v21]="0/0"  # empty URLs: neither sends
-  [transformer--rawjsonbody]="0/1"      # taap honours the v1 `headers` key Newman ignores
+  [transformer--rawjsonbody]="1/1"
   [transformer--urlencoded-post-data]="1/1"
 )
 
@@ -91,6 +91,62 @@ for f in "$SHARED"/conformance/postman/*.postman_collection.json; do
   total=$((total + ${got#*/}))
 done
 echo "identical to Newman: $total_same of $total requests"
+
+# pair NAME: the count of identical/sent of one comparison run by `both`.
+pair() {
+  node -e 'const c=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));
+           console.log(c.identical + "/" + c.newman + "/" + c.taap)' "$tmp/$1.cmp"
+}
+
+# {{vars}} in URL credentials: resolved, cut out of the URL and sent as
+# Basic, the password after the first ':' — with values holding '@', ':'
+# and a space.
+cat >"$tmp/ui.env.json" <<'JSON'
+{"name":"ui","values":[{"key":"yo","value":"Y o","enabled":true},
+ {"key":"asd","value":"p@ss:w","enabled":true},{"key":"hellohost","value":"example.test","enabled":true}]}
+JSON
+sed -e 's#https://#http://#g' "$SHARED/conformance/postman/schemas--proper-url-parsing.postman_collection.json" \
+  >"$tmp/ui.json"
+both userinfo "$tmp/ui.json" -e "$tmp/ui.env.json"
+check_eq "URL credentials with variables: identical/sent/taap" "$(pair userinfo)" "1/1/1"
+
+# Files a body reads, with --working-dir and --no-insecure-file-read: one
+# inside is sent; one outside (absolute, or ../) is refused with Newman's
+# PPERM warning and left out, the request still sent; a binary body from
+# outside is refused the same way and the request goes without a body.
+mkdir -p "$tmp/wd/sub"
+printf 'inside\n' >"$tmp/wd/sub/in.bin"
+printf 'outside\n' >"$tmp/out.bin"
+cat >"$tmp/files.json" <<JSON
+{"info":{"name":"files","schema":"https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+ "item":[
+  {"name":"form","request":{"method":"POST","url":"http://api.test/upload","body":{"mode":"formdata","formdata":[
+    {"key":"in","type":"file","src":"sub/in.bin"},
+    {"key":"abs","type":"file","src":"$tmp/out.bin"},
+    {"key":"up","type":"file","src":"../out.bin"},
+    {"key":"t","type":"text","value":"v"}]}}},
+  {"name":"binary-out","request":{"method":"POST","url":"http://api.test/bin","body":{"mode":"file","file":{"src":"../out.bin"}}}},
+  {"name":"binary-in","request":{"method":"PUT","url":"http://api.test/bin","body":{"mode":"file","file":{"src":"sub/in.bin"}}}}]}
+JSON
+both files "$tmp/files.json" --working-dir "$tmp/wd" --no-insecure-file-read
+check_eq "--no-insecure-file-read: identical/sent/taap" "$(pair files)" "3/3/3"
+for w in 'Form param `abs`, file load error: PPERM: insecure file access outside working directory' \
+         'Form param `up`, file load error: PPERM: insecure file access outside working directory' \
+         'Binary file load error: PPERM: insecure file access outside working directory'; do
+  # Newman's CLI wraps console lines in a box: compare without it
+  tr -d '\n│ ' <"$tmp/files.newman.out" | grep -qF "$(printf '%s' "$w" | tr -d ' ')" && ok ||
+    bad "Newman did not warn: $w"
+  "$TAAP" run "$tmp/files.json" --connect-to "::127.0.0.1:9" --working-dir "$tmp/wd" \
+    --no-insecure-file-read 2>&1 | grep -qF "$w" && ok || bad "taap did not warn: $w"
+done
+# what was sent: the inside file, never the outside one
+sent=$(node -e 'for (const l of require("fs").readFileSync(process.argv[1],"utf8").split("\n").filter(Boolean))
+                  process.stdout.write(Buffer.from(JSON.parse(l).body, "base64").toString("latin1"));' "$tmp/files.taap")
+case $sent in *inside*) ok ;; *) bad "taap did not send the file inside --working-dir" ;; esac
+case $sent in *outside*) bad "taap sent a file outside --working-dir" ;; *) ok ;; esac
+# without --no-insecure-file-read both read the outside files too
+both files-insecure "$tmp/files.json" --working-dir "$tmp/wd"
+check_eq "files without --no-insecure-file-read: identical/sent/taap" "$(pair files-insecure)" "3/3/3"
 
 # CSV values stay strings: a 20-digit ICCID arrives exactly from taap;
 # Newman casts it to a number and sends another one.
