@@ -152,9 +152,10 @@ bench_gateway() {
 }
 
 # `taap run` over the example Postman collection against the emulator, as a
-# ratio to the same-run RS256 sign rate (issue 5); also Newman + jsrsasign when
-# npm can install them (BENCH_NEWMAN=0 skips that part). See
-# bench/collection/README.md.
+# ratio to the same-run RS256 sign rate (issue 5); the scripted row (three
+# pm.test per item) against Newman + jsrsasign when npm can install them
+# (BENCH_NEWMAN=0 skips Newman), and the same collection without scripts
+# (issue 12 item 10). See bench/collection/README.md.
 bench_run_collection() {
   say "== taap run over the example collection (bench/run_collection.sh) =="
   need_bin run_collection "$BUILD/taap" || return 0

@@ -1,9 +1,10 @@
 #!/bin/sh
 # bench/run_collection.sh BUILD_DIR — `taap run` over the example Postman
 # collection against the emulator, as a ratio to the RS256 sign rate measured
-# in the same run; and Newman on the same collection with a jsrsasign
-# pre-request script, when Newman can be installed from npm (issue 5,
-# deliverable 7). Reports only: the exit status is non-zero only when the
+# in the same run (issue 5, deliverable 7); and the scripted row: the
+# collection with three pm.test per item, `taap run` vs Newman with a
+# jsrsasign pre-request script when Newman can be installed from npm, and
+# the same collection without scripts (issue 12 item 10). Reports only: the exit status is non-zero only when the
 # script is used wrongly.
 #
 # What runs:
@@ -29,14 +30,22 @@
 #     -j 1 ≥ 0.7. Wall time of the whole `taap run` process (start-up, key
 #     and collection parsing included); CPU per call of the client (`times`)
 #     and of the server (/proc/PID/stat) show where the time goes.
-#   - Newman (BENCH_NEWMAN=auto): `npm ci` of bench/collection (newman and
-#     jsrsasign pinned by package-lock.json), `node bench/collection/prepare.js`
-#     makes a copy of the collection whose collection-level pre-request
-#     script signs like T-Mobile's JavaScript builder
-#     (bench/collection/pop_prerequest.js) and a globals file holding
-#     jsrsasign; Newman runs the first BENCH_NEWMAN_ROWS rows of the same
-#     data, and `taap run -j 1` runs the same rows right before and after it
-#     for the taap/Newman speed ratio. Any failure there prints a SKIP line.
+#   - the scripted row (issue 12 item 10): `node bench/collection/scripted.js`
+#     writes the example collection with a test script of exactly three
+#     pm.test per request item (its PoP pre-request script kept) and a copy
+#     with no scripts at all. Newman (BENCH_NEWMAN=auto): `npm ci` of
+#     bench/collection (newman and jsrsasign pinned by package-lock.json),
+#     `node bench/collection/prepare.js` makes a copy of the scripted
+#     collection whose collection-level pre-request script signs like
+#     T-Mobile's JavaScript builder (bench/collection/pop_prerequest.js) and
+#     a globals file holding jsrsasign; Newman runs the first
+#     BENCH_NEWMAN_ROWS rows, and `taap run -j 1` of the scripted collection
+#     runs the same rows right before and after it: speed = taap calls/s ÷
+#     Newman calls/s, target ≥ 20. Each run must report 3 assertions per row
+#     executed and none failed, or the row is skipped. Then the scriptless
+#     copy, -j 1 over all rows, BENCH_RUN_ROUNDS runs (alternated with the
+#     BENCH_TAAP_BASE binary when given: "no slower than before").
+#     Any failure there prints a SKIP line.
 #
 # Environment:
 #   BENCH_ROWS          data rows (default 2000)
@@ -44,8 +53,10 @@
 #   BENCH_RUN_ROUNDS    rounds of (sign rate, -j 1, -j 2) (default 3)
 #   BENCH_SIGN_OPS      signs per sign-rate measurement (default 2000)
 #   BENCH_NEWMAN        auto (default) or 0 (skip Newman)
-#   BENCH_NEWMAN_ROWS   rows Newman runs (default 200; Newman makes a few calls
-#                       per second here, so the full 2000 take ~10 minutes)
+#   BENCH_NEWMAN_ROWS   rows Newman (and taap beside it) runs in the scripted row
+#                       (default BENCH_ROWS; Newman makes a few calls per second,
+#                       so 2000 rows take ~10 minutes)
+#   BENCH_TAAP_BASE     another taap binary (e.g. main's) for the scriptless runs
 #   BENCH_KEY           RSA-2048 private key PEM (default tests/data/keys/rsa2048.pkcs8.pem)
 #   BENCH_COLLECTION_OUT  also write the output to this file
 #                       (default BUILD_DIR/bench-collection-results.txt)
@@ -78,10 +89,12 @@ ROWS=$(num BENCH_ROWS "${BENCH_ROWS:-2000}" 1) || exit 2
 DEVICES=$(num BENCH_DEVICES "${BENCH_DEVICES:-$ROWS}" 1) || exit 2
 ROUNDS=$(num BENCH_RUN_ROUNDS "${BENCH_RUN_ROUNDS:-3}" 1) || exit 2
 SIGN_OPS=$(num BENCH_SIGN_OPS "${BENCH_SIGN_OPS:-2000}" 1) || exit 2
-NEWMAN_ROWS=$(num BENCH_NEWMAN_ROWS "${BENCH_NEWMAN_ROWS:-200}" 1) || exit 2
+NEWMAN_ROWS=$(num BENCH_NEWMAN_ROWS "${BENCH_NEWMAN_ROWS:-$ROWS}" 1) || exit 2
 [ "$DEVICES" -le "$ROWS" ] || DEVICES=$ROWS
 [ "$NEWMAN_ROWS" -le "$ROWS" ] || NEWMAN_ROWS=$ROWS
 TARGET=0.70
+SCRIPTED_TARGET=20     # issue 12 item 10: >= 20x Newman at -j 1
+TESTS_PER_ITEM=3       # bench/collection/scripted.js
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/taap-bench-coll.XXXXXX") || exit 2
 trap 'rm -rf "$TMP"' EXIT
@@ -134,9 +147,10 @@ stats() {
     m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
     printf "%.9g %.9g %.9g %d\n", m, v[1], v[NR], NR }'
 }
-# "executed failed" from the summary table of `taap run` or `newman run`
-summary_requests() {
-  awk -F'│' '$2 ~ /^ *requests *$/ { gsub(/ /, "", $3); gsub(/ /, "", $4); print $3, $4; exit }' "$1"
+# summary_row NAME FILE: "executed failed" of row NAME (requests, assertions)
+# of the summary table of `taap run` or `newman run`
+summary_row() {
+  awk -F'│' -v name="$1" '$2 ~ "^ *" name " *$" { gsub(/ /, "", $3); gsub(/ /, "", $4); print $3, $4; exit }' "$2"
 }
 
 # ---- setup ------------------------------------------------------------------
@@ -248,18 +262,26 @@ measure_sign() {
   SIGN_CPU=$(calc "($c1 - $c0) / $n")
 }
 
-# time_run JOBS DATA ROWS: one timed `taap run`; sets RUN_RATE (calls/s),
-# RUN_CPU, RUN_SCPU (client and server CPU s per call), RUN_ERR.
+# time_run JOBS DATA ROWS [COLLECTION [TAAP_BINARY [ASSERTIONS]]]: one timed
+# `taap run` (COLLECTION default the example collection, TAAP_BINARY default
+# BUILD_DIR/taap); sets RUN_RATE (calls/s), RUN_CPU, RUN_SCPU (client and
+# server CPU s per call), RUN_ERR. With ASSERTIONS, the run must also report
+# that many assertions executed and none failed (the scripts really ran).
 time_run() {
   RUN_RATE='' RUN_CPU='' RUN_SCPU='' RUN_ERR=''
+  coll=${4:-$COLL} bin=${5:-$TAAP} want_a=${6:-}
   s0=$(proc_cpu "$SPID"); child_cpu; c0=$CHILD_CPU; t0=$(now_ns)
-  (cd "$TMP" && "$TAAP" run "$COLL" -e "$TMP/env.json" --key "$KEY" --folder Connectivity \
+  (cd "$TMP" && "$bin" run "$coll" -e "$TMP/env.json" --key "$KEY" --folder Connectivity \
     -d "$2" -q -j "$1") >"$TMP/run.out" 2>"$TMP/run.err"
   rc=$?
   t1=$(now_ns); child_cpu; c1=$CHILD_CPU; s1=$(proc_cpu "$SPID")
-  set -- "$1" "$2" "$3" $(summary_requests "$TMP/run.out")
+  set -- "$1" "$2" "$3" $(summary_row requests "$TMP/run.out") $(summary_row assertions "$TMP/run.out")
   if [ $rc -ne 0 ] || [ "${4:-}" != "$3" ] || [ "${5:-}" != 0 ]; then
     RUN_ERR="taap run exit $rc, requests ${4:-?} failed ${5:-?}: $(grep -v '^taap run: note:' "$TMP/run.err" | first_line /dev/stdin)"
+    return 1
+  fi
+  if [ -n "$want_a" ] && { [ "${6:-}" != "$want_a" ] || [ "${7:-}" != 0 ]; }; then
+    RUN_ERR="taap run: assertions ${6:-?} failed ${7:-?}, expected $want_a passed"
     return 1
   fi
   RUN_RATE=$(calc "$3 / (($t1 - $t0) / 1e9)")
@@ -371,26 +393,51 @@ newman_install() {
   JSRSASIGN_VERSION=$have_j
 }
 
-bench_newman() {
+# The scripted row (issue 12 item 10): the example collection with three
+# pm.test per item (bench/collection/scripted.js) run by `taap run -j 1`
+# (the PoP pre-request script signed natively, the tests in Postman's
+# sandbox) right before and after Newman runs the same rows with the
+# jsrsasign PoP pre-request script; then the same collection without any
+# script, by this build and (BENCH_TAAP_BASE) a baseline build, alternated.
+bench_scripted() {
   say ""
-  say "== Newman on the same collection, PoP signed by jsrsasign in a pre-request script =="
+  say "== Scripted: the example collection + a test script with $TESTS_PER_ITEM pm.test per item; taap run vs Newman =="
+  [ "${TAAP_OK:-0}" = 1 ] || { skip scripted "no taap figures to compare with"; return 0; }
+  command -v node >/dev/null 2>&1 || { skip scripted "node not found (sh scripts/deps.sh bench)"; return 0; }
+  if ! node "$NPM_DIR/scripted.js" "$COLL" "$TMP" 2>"$TMP/scripted.err"; then
+    skip scripted "scripted.js: $(first_line "$TMP/scripted.err")"
+    return 0
+  fi
+  scoll="$TMP/scripted.postman_collection.json"
+  ncoll="$TMP/scriptless.postman_collection.json"
+  say "collections: bench/collection/scripted.js makes both from examples/quickstart.postman_collection.json:"
+  say "  scripted   = each request item's test script holds $TESTS_PER_ITEM pm.test; the collection's PoP pre-request script kept"
+  say "  scriptless = every script removed (taap signs the PoP natively; node is never started)"
+  say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+  if newman_install && node "$NPM_DIR/prepare.js" "$scoll" "$TMP/env.json" "$KEY" "$TMP" 2>"$TMP/prepare.err"; then
+    scripted_vs_newman "$scoll"
+  else
+    [ -s "$TMP/prepare.err" ] && NEWMAN_WHY="prepare.js: $(first_line "$TMP/prepare.err")"
+    skip newman "${NEWMAN_WHY:-Newman not installed}"
+  fi
+  scriptless "$ncoll"
+  say "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+scripted_vs_newman() {
+  scoll=$1
   case "${BENCH_NEWMAN:-auto}" in
     0|no|off) skip newman "BENCH_NEWMAN=${BENCH_NEWMAN}"; return 0 ;;
   esac
-  [ "${TAAP_OK:-0}" = 1 ] || { skip newman "no taap figures to compare with"; return 0; }
-  newman_install || { skip newman "$NEWMAN_WHY"; return 0; }
-  if ! node "$NPM_DIR/prepare.js" "$COLL" "$TMP/env.json" "$KEY" "$TMP" 2>"$TMP/prepare.err"; then
-    skip newman "prepare.js: $(first_line "$TMP/prepare.err")"
-    return 0
-  fi
+  want=$((NEWMAN_ROWS * TESTS_PER_ITEM))
   say "newman $NEWMAN_VERSION (node $(node --version)), jsrsasign $JSRSASIGN_VERSION eval'd from a global on every"
-  say "request; script: bench/collection/pop_prerequest.js (T-Mobile JS builder: PEM per call, v 1, exp +120 s)"
-  say "rows: the first $NEWMAN_ROWS of the same data; taap run -j 1 runs the same rows right before and after"
-  say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  say "request (bench/collection/pop_prerequest.js, T-Mobile JS builder); rows: the first $NEWMAN_ROWS of the data;"
+  say "taap run -j 1 runs the same rows right before and after Newman; both must report $want assertions, 0 failed"
 
-  time_run 1 "$TMP/data_newman.csv" "$NEWMAN_ROWS" || { skip newman "taap run before Newman: $RUN_ERR"; return 0; }
-  tb=$RUN_RATE; tb_cpu=$RUN_CPU
-  measure_sign; sb=$SIGN_RATE
+  time_run 1 "$TMP/data_newman.csv" "$NEWMAN_ROWS" "$scoll" "$TAAP" "$want" ||
+    { skip newman "taap run before Newman: $RUN_ERR"; return 0; }
+  tb=$RUN_RATE tb_cpu=$RUN_CPU tb_scpu=$RUN_SCPU
 
   s0=$(proc_cpu "$SPID"); child_cpu; c0=$CHILD_CPU; t0=$(now_ns)
   (cd "$TMP" && "$NPM_DIR/node_modules/.bin/newman" run "$TMP/newman.postman_collection.json" \
@@ -398,9 +445,10 @@ bench_newman() {
     --folder Connectivity -d "$TMP/data_newman.csv" --color off) >"$TMP/newman.out" 2>&1
   rc=$?
   t1=$(now_ns); child_cpu; c1=$CHILD_CPU; s1=$(proc_cpu "$SPID")
-  set -- $(summary_requests "$TMP/newman.out")
-  if [ $rc -ne 0 ] || [ "${1:-}" != "$NEWMAN_ROWS" ] || [ "${2:-}" != 0 ]; then
-    skip newman "newman exit $rc, requests ${1:-?} failed ${2:-?}: $(grep -m1 -E 'Error|error|[0-9]+\. ' "$TMP/newman.out" | cut -c1-200)"
+  set -- $(summary_row requests "$TMP/newman.out") $(summary_row assertions "$TMP/newman.out")
+  if [ $rc -ne 0 ] || [ "${1:-}" != "$NEWMAN_ROWS" ] || [ "${2:-}" != 0 ] ||
+     [ "${3:-}" != "$want" ] || [ "${4:-}" != 0 ]; then
+    skip newman "newman exit $rc, requests ${1:-?} failed ${2:-?}, assertions ${3:-?} failed ${4:-?}: $(grep -m1 -E 'Error|error|[0-9]+\. ' "$TMP/newman.out" | cut -c1-200)"
     return 0
   fi
   n_rate=$(calc "$NEWMAN_ROWS / (($t1 - $t0) / 1e9)")
@@ -408,27 +456,74 @@ bench_newman() {
   n_scpu=
   [ -n "$s0" ] && [ -n "$s1" ] && n_scpu=$(calc "($s1 - $s0) / $NEWMAN_ROWS")
 
-  measure_sign; sa=$SIGN_RATE
-  time_run 1 "$TMP/data_newman.csv" "$NEWMAN_ROWS" || { skip newman "taap run after Newman: $RUN_ERR"; return 0; }
+  time_run 1 "$TMP/data_newman.csv" "$NEWMAN_ROWS" "$scoll" "$TAAP" "$want" ||
+    { skip newman "taap run after Newman: $RUN_ERR"; return 0; }
   ta=$RUN_RATE
   t_rate=$(calc "($tb + $ta) / 2")
   t_cpu=$(calc "($tb_cpu + $RUN_CPU) / 2")
-  s_rate=$(calc "($sb + $sa) / 2")
+  t_scpu=
+  [ -n "$tb_scpu" ] && [ -n "$RUN_SCPU" ] && t_scpu=$(calc "($tb_scpu + $RUN_SCPU) / 2")
   speed=$(calc "$t_rate / $n_rate")
+  verdict=$(awk -v r="$speed" -v t="$SCRIPTED_TARGET" 'BEGIN { print (r >= t) ? "PASS" : "BELOW" }')
 
   hr
-  row runner jobs rows calls/s "CPU us" "server" "ratio to sign" "" ""
+  row runner jobs rows calls/s "CPU us" "server" "speed vs Newman" target result
   row "" "" "" "" "/call" "us/call" "" "" ""
   hr
-  row "RS256 sign, bare OpenSSL" 1 - "$(fmt "$s_rate")" - - 1 "" ""
   row "newman $NEWMAN_VERSION + jsrsasign $JSRSASIGN_VERSION" 1 "$NEWMAN_ROWS" "$(fmt "$n_rate")" \
-      "$(us "$n_cpu")" "$(us "$n_scpu")" "$(printf '%.4f' "$(calc "$n_rate / $s_rate")")" "" ""
-  row "taap run -j 1 (before/after)" 1 "$NEWMAN_ROWS" "$(fmt "$t_rate")" "$(us "$t_cpu")" - \
-      "$(printf '%.2f' "$(calc "$t_rate / $s_rate")")" "" ""
+      "$(us "$n_cpu")" "$(us "$n_scpu")" 1 - -
+  row "taap run -j 1 (before/after)" 1 "$NEWMAN_ROWS" "$(fmt "$t_rate")" "$(us "$t_cpu")" "$(us "$t_scpu")" \
+      "$(printf '%.1f' "$speed")" ">= $SCRIPTED_TARGET" "$verdict"
   hr
-  say "taap / Newman speed: $(printf '%.0f' "$speed")x (taap run -j 1 $(fmt "$tb") and $(fmt "$ta") calls/s before and after; Newman $(fmt "$n_rate") calls/s)"
-  say "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-  say "RESULT bench=run_collection runner=newman rows=$NEWMAN_ROWS calls_per_s=$n_rate taap_calls_per_s=$t_rate speed_ratio=$speed sign_per_s=$s_rate newman=$NEWMAN_VERSION jsrsasign=$JSRSASIGN_VERSION"
+  say "taap / Newman speed: $(printf '%.1f' "$speed")x (taap run -j 1 $(fmt "$tb") and $(fmt "$ta") calls/s before and after; Newman $(fmt "$n_rate") calls/s)"
+  say "(CPU us/call of taap includes its node script host; \"server\" is the emulator's CPU)"
+  say "RESULT bench=run_collection_scripted runner=newman rows=$NEWMAN_ROWS calls_per_s=$n_rate newman=$NEWMAN_VERSION jsrsasign=$JSRSASIGN_VERSION"
+  say "RESULT bench=run_collection_scripted runner=taap jobs=1 rows=$NEWMAN_ROWS calls_per_s=$t_rate before=$tb after=$ta speed_ratio=$speed target=$SCRIPTED_TARGET verdict=$verdict"
+}
+
+# scriptless COLLECTION: ROUNDS runs of this build (and of BENCH_TAAP_BASE,
+# alternated, the order reversed every other round) over all the rows.
+scriptless() {
+  ncoll=$1
+  base=${BENCH_TAAP_BASE:-}
+  if [ -n "$base" ] && [ ! -x "$base" ]; then
+    skip scriptless-base "BENCH_TAAP_BASE=$base is not an executable"
+    base=
+  fi
+  say ""
+  say "-- scriptless: the same collection without scripts, -j 1, $ROWS rows, $ROUNDS rounds${base:+, alternated with BENCH_TAAP_BASE=$base}"
+  : >"$TMP/nl.this"; : >"$TMP/nl.base"
+  nl_this=- nl_base=-
+  r=1
+  while [ $r -le "$ROUNDS" ]; do
+    if [ $((r % 2)) -eq 1 ]; then order="this base"; else order="base this"; fi
+    for who in $order; do
+      [ "$who" = base ] && [ -z "$base" ] && continue
+      bin=$TAAP; [ "$who" = base ] && bin=$base
+      time_run 1 "$TMP/data.csv" "$ROWS" "$ncoll" "$bin" ||
+        { skip scriptless "$who: $RUN_ERR"; return 0; }
+      printf '%s %s\n' "$RUN_RATE" "$RUN_CPU" >>"$TMP/nl.$who"
+    done
+    r=$((r + 1))
+  done
+  hr
+  row runner jobs rows calls/s "CPU us" "" "median (min-max)" "" ""
+  hr
+  for who in this base; do
+    [ -s "$TMP/nl.$who" ] || continue
+    set -- $(cut -d' ' -f1 "$TMP/nl.$who" | stats)
+    cpu=$(cut -d' ' -f2 "$TMP/nl.$who" | stats | cut -d' ' -f1)
+    name="taap run -j 1, no scripts"; [ "$who" = base ] && name="  baseline (BENCH_TAAP_BASE)"
+    row "$name" 1 "$ROWS" "$(fmt "$1")" "$(us "$cpu")" "" "$(fmt "$2")-$(fmt "$3")" "" ""
+    if [ "$who" = this ]; then nl_this=$1; else nl_base=$1; fi
+  done
+  hr
+  res="calls_per_s=$nl_this"
+  if [ -s "$TMP/nl.base" ]; then
+    res="$res base_calls_per_s=$nl_base ratio_to_base=$(calc "$nl_this / $nl_base")"
+    say "this build / baseline: $(printf '%.2f' "$(calc "$nl_this / $nl_base")") (medians of $ROUNDS runs each, same run)"
+  fi
+  say "RESULT bench=run_collection_scriptless runner=taap jobs=1 rows=$ROWS $res"
 }
 
 main() {
@@ -452,7 +547,7 @@ main() {
   fetch_token || { skip run_collection "token request failed: $(grep -v 'note:' "$TMP/token.err" | first_line /dev/stdin)"; return 0; }
   say ""
   bench_taap
-  bench_newman
+  bench_scripted
   stop_server
   say ""
   say "total $(( $(date +%s) - started )) s; benchmarks report, they do not fail the build."
