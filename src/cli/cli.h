@@ -11,15 +11,16 @@
 #include "cli_config.h"
 
 #include "cli_exit.h"
+#include "cli_help.h"
 
-/* One command: `taap NAME …`. `help` is the full text of `taap help NAME`
- * and `taap NAME --help` (usage line first). */
+/* One command: `taap NAME …`. `help` gives `taap help NAME` and `taap NAME
+ * --help` (usage line first) from the command's option table (cli_help.h). */
 typedef struct cli_command {
     const char *name;
     const char *summary;               /* one line for `taap help` */
     int needs_network;                 /* 1: in taap-full only (commands.def) */
     int (*run)(int argc, char **argv); /* argv[0] is the command name; NULL: exec taap-full */
-    const char *help;
+    const cli_help *help;
 } cli_command;
 
 /* The table (main.c). */
@@ -32,7 +33,7 @@ const cli_command *cli_find_command(const char *name);
 /* Each command, one file each (cmd_NAME.c). */
 #define CLI_COMMAND(name, net, summary)     \
     int cmd_##name(int argc, char **argv); \
-    extern const char cmd_##name##_help[];
+    extern const cli_help cmd_##name##_help;
 #include "commands.def"
 #undef CLI_COMMAND
 

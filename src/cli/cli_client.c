@@ -10,6 +10,36 @@
 #include "cli_secret.h"
 #include "util.h"
 
+const cli_opt cli_client_connection_opts[] = {
+    {"profile", CLI_CL_PROFILE, "NAME", "profile from $XDG_CONFIG_HOME/taap/profiles.ini (env TAAP_PROFILE;\n"
+                                        "default: [default] when the file has one)"},
+    {"base-url", CLI_CL_BASE_URL, "URL", "API and token server, e.g. https://api.t-mobile.com (TAAP_BASE_URL)"},
+    {"token-path", CLI_CL_TOKEN_PATH, "PATH|URL", "token endpoint (default /oauth2/v2/tokens; TAAP_TOKEN_PATH)"},
+    {"client-id", CLI_CL_CLIENT_ID, "ID", "DevEdge client id (TAAP_CLIENT_ID)"},
+    {"secret-env", CLI_CL_SECRET_ENV, "VAR", "read the client secret from environment variable VAR"},
+    {"secret-file", CLI_CL_SECRET_FILE, "FILE", "read it from FILE (must be mode 0600); TAAP_CLIENT_SECRET holds\n"
+                                                "the secret itself; never give a secret as an argument"},
+    {"key", CLI_CL_KEY, "FILE", "private key for PoP tokens (TAAP_PRIVATE_KEY: a path or PEM text)"},
+    {"passphrase-file", CLI_CL_PASSPHRASE_FILE, "FILE", "passphrase of an encrypted key (TAAP_KEY_PASSPHRASE; else prompt)"},
+    {"environment", 'e', "FILE", "Postman environment file: \"client id\"/clientId, \"client secret\",\n"
+                                 "\"private key\", baseUrl, tokenUrl … and every entry as {{NAME}}"},
+    {"var", CLI_CL_VAR, "NAME=VALUE", "value for {{NAME}} placeholders (beats profile var.NAME and -e)"},
+    {"id-token", CLI_CL_ID_TOKEN, NULL, "also send X-Auth-Originator: <id_token> on API calls"},
+    {"cnf", CLI_CL_CNF, NULL, "send {\"cnf\":\"<public key PEM>\"} in the token request body"},
+    {"no-cache", CLI_CL_NO_CACHE, NULL, "do not read or write the shared token cache"},
+    {0}};
+
+const cli_opt cli_client_transport_opts[] = {
+    {"cacert", CLI_CL_CACERT, "FILE", "trust this CA bundle (PEM)"},
+    {"cert", CLI_CL_CERT, "FILE", "client certificate for mutual TLS (PEM)"},
+    {"cert-key", CLI_CL_CERT_KEY, "FILE", "its private key (--key is the PoP key, not the TLS key)"},
+    {"insecure", 'k', NULL, "do not verify the server's TLS certificate"},
+    {"connect-to", CLI_CL_CONNECT_TO, "H1:P1:H2:P2", "connect to H2:P2 instead of H1:P1 (curl's --connect-to)"},
+    {"max-time", CLI_CL_MAX_TIME, "SECONDS", "limit for each whole transfer"},
+    {"connect-timeout", CLI_CL_CONNECT_TIMEOUT, "SECONDS", "limit for connecting (default 30)"},
+    {"verbose", 'v', NULL, "request and response headers on stderr, credentials redacted"},
+    {0}};
+
 int cli_client_init(cli_client_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -82,13 +112,12 @@ int cli_client_option(cli_client_opts *o, int opt, const char *arg)
     }
 }
 
-int cli_client_take(cli_client_opts *o, int opt, const char *arg, char **argv,
-                    const struct option *longopts)
+int cli_client_take(cli_client_opts *o, int opt, const char *arg, char **argv, const cli_parser *p)
 {
     int t = cli_client_option(o, opt, arg);
     if (t == 1)
         return 0;
-    return t == 0 ? cli_bad_option(opt, argv, longopts) : CLI_EXIT_USAGE;
+    return t == 0 ? cli_parser_bad(p, opt, argv) : CLI_EXIT_USAGE;
 }
 
 int cli_client_no_args(int argc, char **argv, int optind_)

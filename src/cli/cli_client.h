@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include "taap/taap.h"
 #include "cli_config.h"
+#include "cli_help.h"
 
 enum {
     CLI_CL_PROFILE = 0x2201,
@@ -47,59 +48,15 @@ enum {
     CLI_CL_NO_CACHE,
 };
 
-#define CLI_CLIENT_SHORTOPTS "e:kv"
-#define CLI_CLIENT_LONGOPTS                                                   \
-    {"profile", required_argument, NULL, CLI_CL_PROFILE},                     \
-    {"base-url", required_argument, NULL, CLI_CL_BASE_URL},                   \
-    {"token-path", required_argument, NULL, CLI_CL_TOKEN_PATH},               \
-    {"client-id", required_argument, NULL, CLI_CL_CLIENT_ID},                 \
-    {"secret-env", required_argument, NULL, CLI_CL_SECRET_ENV},               \
-    {"secret-file", required_argument, NULL, CLI_CL_SECRET_FILE},             \
-    {"key", required_argument, NULL, CLI_CL_KEY},                             \
-    {"passphrase-file", required_argument, NULL, CLI_CL_PASSPHRASE_FILE},     \
-    {"environment", required_argument, NULL, 'e'},                            \
-    {"var", required_argument, NULL, CLI_CL_VAR},                             \
-    {"id-token", no_argument, NULL, CLI_CL_ID_TOKEN},                         \
-    {"cnf", no_argument, NULL, CLI_CL_CNF},                                   \
-    {"cacert", required_argument, NULL, CLI_CL_CACERT},                       \
-    {"cert", required_argument, NULL, CLI_CL_CERT},                           \
-    {"cert-key", required_argument, NULL, CLI_CL_CERT_KEY},                   \
-    {"insecure", no_argument, NULL, 'k'},                                     \
-    {"connect-to", required_argument, NULL, CLI_CL_CONNECT_TO},               \
-    {"max-time", required_argument, NULL, CLI_CL_MAX_TIME},                   \
-    {"connect-timeout", required_argument, NULL, CLI_CL_CONNECT_TIMEOUT},     \
-    {"no-cache", no_argument, NULL, CLI_CL_NO_CACHE},                         \
-    {"verbose", no_argument, NULL, 'v'}
-
-/* The flags text for help screens (a string literal). */
-#define CLI_CLIENT_FLAGS_HELP \
-    "Connection (flags > environment > profile > Postman environment file):\n" \
-    "  --profile NAME          profile from $XDG_CONFIG_HOME/taap/profiles.ini (env TAAP_PROFILE;\n" \
-    "                          default: [default] when the file has one)\n" \
-    "  --base-url URL          API and token server, e.g. https://api.t-mobile.com (TAAP_BASE_URL)\n" \
-    "  --token-path PATH|URL   token endpoint (default /oauth2/v2/tokens; TAAP_TOKEN_PATH)\n" \
-    "  --client-id ID          DevEdge client id (TAAP_CLIENT_ID)\n" \
-    "  --secret-env VAR        read the client secret from environment variable VAR\n" \
-    "  --secret-file FILE      read it from FILE (must be mode 0600); TAAP_CLIENT_SECRET holds\n" \
-    "                          the secret itself; never give a secret as an argument\n" \
-    "  --key FILE              private key for PoP tokens (TAAP_PRIVATE_KEY: a path or PEM text)\n" \
-    "  --passphrase-file FILE  passphrase of an encrypted key (TAAP_KEY_PASSPHRASE; else prompt)\n" \
-    "  -e, --environment FILE  Postman environment file: \"client id\"/clientId, \"client secret\",\n" \
-    "                          \"private key\", baseUrl, tokenUrl … and every entry as {{NAME}}\n" \
-    "  --var NAME=VALUE        value for {{NAME}} placeholders (beats profile var.NAME and -e)\n" \
-    "  --id-token              also send X-Auth-Originator: <id_token> on API calls\n" \
-    "  --cnf                   send {\"cnf\":\"<public key PEM>\"} in the token request body\n" \
-    "  --no-cache              do not read or write the shared token cache\n" \
-    "Transport:\n" \
-    "  --cacert FILE           trust this CA bundle (PEM)\n" \
-    "  --cert FILE             client certificate for mutual TLS (PEM)\n" \
-    "  --cert-key FILE         its private key (--key is the PoP key, not the TLS key)\n" \
-    "  -k, --insecure          do not verify the server's TLS certificate\n" \
-    "  --connect-to H1:P1:H2:P2  connect to H2:P2 instead of H1:P1 (curl's --connect-to)\n" \
-    "  --max-time SECONDS      limit for each whole transfer\n" \
-    "  --connect-timeout SECONDS  limit for connecting (default 30)\n" \
-    "  -v, --verbose           request and response headers on stderr, credentials redacted\n" \
-    "  Proxies come from http_proxy / https_proxy / no_proxy, as with curl.\n"
+/* The connection and transport options (cli_client.c), as two groups of a
+ * command's help (cli_help.h); their keys go to cli_client_take(). */
+extern const cli_opt cli_client_connection_opts[];
+extern const cli_opt cli_client_transport_opts[];
+#define CLI_CLIENT_HELP_GROUPS                                                                 \
+    {"\nConnection (flags > environment > profile > Postman environment file):",               \
+     cli_client_connection_opts, 26, 0, NULL},                                                  \
+    {"Transport:", cli_client_transport_opts, 26, 0,                                            \
+     "  Proxies come from http_proxy / https_proxy / no_proxy, as with curl.\n"}
 
 #define CLI_CL_MAX_VARS 256
 #define CLI_CL_MAX_CONNECT_TO 32
@@ -123,11 +80,10 @@ void cli_client_free(cli_client_opts *o);
 /* Offer a getopt result: 1 taken, 0 not ours, -1 bad value (printed). */
 int cli_client_option(cli_client_opts *o, int opt, const char *arg);
 
-/* The default: branch of a command's getopt loop (opterr = 0, optstring
- * starting with ':'). Returns 0 when the option was a connection flag
- * (taken), else CLI_EXIT_USAGE (cli_bad_option's message printed). */
-int cli_client_take(cli_client_opts *o, int opt, const char *arg, char **argv,
-                    const struct option *longopts);
+/* The default: branch of a command's cli_next_option() loop. Returns 0 when
+ * the option was a connection flag (taken), else CLI_EXIT_USAGE (the one
+ * bad-option message printed). */
+int cli_client_take(cli_client_opts *o, int opt, const char *arg, char **argv, const cli_parser *p);
 
 /* After the loop of a command without positional arguments: 0, or
  * CLI_EXIT_USAGE after naming the first unexpected one. */

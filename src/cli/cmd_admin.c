@@ -14,7 +14,7 @@
 #include "cli_options.h"
 #include "taap/http.h"
 
-const char cmd_admin_help[] =
+static const char admin_help_text[] =
     "usage: taap admin [--url URL] [--admin-token-file FILE] [--json] COMMAND ARGS\n"
     "\n"
     "Manage a running `taap serve` the way DevEdge does: applications, their public\n"
@@ -54,6 +54,7 @@ const char cmd_admin_help[] =
     "\n"
     "The token may also come from $TAAP_ADMIN_TOKEN. Exit status: 0 done, 1 the server\n"
     "refused (its reason is printed), 2 usage, 50 the server could not be reached.\n";
+const cli_help cmd_admin_help = {admin_help_text, {{0}}, NULL};
 
 #define MAX_WORDS 8
 

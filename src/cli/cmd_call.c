@@ -16,7 +16,70 @@
 #include "cli_request.h"
 #include "cmd_call_output.h"
 
-const char cmd_call_help[] =
+enum {
+    OPT_RETRY = 0x2401,
+    OPT_RETRY_DELAY,
+    OPT_MAX_REDIRS,
+    OPT_COMPRESSED,
+    OPT_JSON_DATA,
+    OPT_JSON_OUTPUT,
+    OPT_FAIL_WITH_BODY,
+    OPT_CURL_EXIT,
+};
+
+static const cli_opt call_request_opts[] = {
+    {"request", 'X', "METHOD",
+     "method (default GET, POST with a body); also positional"},
+    {"header", 'H', "'N: v'",
+     "extra header (repeatable); 'N:' removes one"},
+    {"data", 'd', "STR|@FILE|@-",
+     "body (CR/LF stripped from files, as curl)"},
+    {"data-ascii", 'd', "DATA", NULL},
+    {"data-raw", CLI_REQ_OPT_DATA_RAW, "STR",
+     "body, '@' literal"},
+    {"data-binary", CLI_REQ_OPT_DATA_BINARY, "STR|@FILE|@-",
+     "body bytes exactly; @FILE is hashed and sent as a\nstream (never held in memory); @- is spooled to a temp file"},
+    {"json", OPT_JSON_DATA, "DATA",
+     "curl 7.82's --json: DATA as --data-binary, plus\nAccept: application/json (Content-Type is JSON anyway)"},
+    {"get", 'G', NULL,
+     "put the -d/--data-raw strings in the query string (joined\nwith '&') and send a GET"},
+    {"head", 'I', NULL,
+     "send HEAD and print the status line and headers only"},
+    {"location", 'L', NULL,
+     "follow redirects (301/302/303/307/308) on the same origin,\neach hop with a fresh PoP over its own URL; 303 (and a\nPOST answered 301/302) continues as GET without a body.\nA redirect to another host is refused (the access token\nwould go with it)"},
+    {"max-redirs", OPT_MAX_REDIRS, "N",
+     "at most N hops with -L (default 50)"},
+    {"url", CLI_REQ_OPT_URL, "URL", NULL},
+    {"compressed", OPT_COMPRESSED, NULL,
+     "ask for a compressed response and decode it"},
+    {0}};
+static const cli_opt call_response_opts[] = {
+    {"output", 'o', "FILE",
+     "write the body to FILE (streamed); '-' is stdout"},
+    {"include", 'i', NULL,
+     "print the status line and response headers first"},
+    {"dump-header", 'D', "FILE",
+     "write the status line and headers of every response to\nFILE ('-' is stdout)"},
+    {"write-out", 'w', "FORMAT",
+     "print FORMAT after the transfer: %{http_code},\n%{time_total}, %{size_download}, %{url_effective},\n%{header_json}, %{num_redirects}, %{content_type},\n%{method}, %{exitcode}, %{json}; \\n escapes"},
+    {"json-output", OPT_JSON_OUTPUT, NULL,
+     "print one JSON object instead of the body: status,\nheaders, body (parsed when JSON), time_total, url_effective"},
+    {"fail", 'f', NULL,
+     "print no body on an HTTP error (exit 22)"},
+    {"fail-with-body", OPT_FAIL_WITH_BODY, NULL,
+     "print the body on an HTTP error too (exit 22)"},
+    {"curl-exit", OPT_CURL_EXIT, NULL,
+     "exit as curl does: 0 on an HTTP error unless -f or\n--fail-with-body is given"},
+    {"silent", 's', NULL,
+     "no progress line and no explanation of HTTP errors"},
+    {"show-error", 'S', NULL,
+     "with -s, still print error messages"},
+    {"retry", OPT_RETRY, "N",
+     "retry up to N times: idempotent methods (GET, HEAD, PUT,\nDELETE, OPTIONS) on transport errors and 408/429/500/502/\n503/504; any method when the connection failed. Every try\ngets a fresh PoP token."},
+    {"retry-delay", OPT_RETRY_DELAY, "SECONDS",
+     "wait before the first retry, doubled each time (default 1)"},
+    {0}};
+const cli_help cmd_call_help = {
     "usage: taap call [OPTIONS] [METHOD] URL\n"
     "\n"
     "Call a TAAP-protected API like curl would, adding what TAAP needs (Quick Start\n"
@@ -32,59 +95,22 @@ const char cmd_call_help[] =
     "file (as Postman does; an unknown name is left as is, with a warning). Bytes read\n"
     "from files (@FILE) are sent as they are. The PoP key is found as `taap pop` finds\n"
     "it: --key, TAAP_PRIVATE_KEY, the profile, ./private-key.pem.\n"
-    "\n"
-    "Request:\n"
-    "  -X, --request METHOD    method (default GET, POST with a body); also positional\n"
-    "  -H, --header 'N: v'     extra header (repeatable); 'N:' removes one\n"
-    "  -d, --data STR|@FILE|@- body (CR/LF stripped from files, as curl)\n"
-    "      --data-raw STR      body, '@' literal\n"
-    "      --data-binary STR|@FILE|@-  body bytes exactly; @FILE is hashed and sent as a\n"
-    "                          stream (never held in memory); @- is spooled to a temp file\n"
-    "      --json DATA         curl 7.82's --json: DATA as --data-binary, plus\n"
-    "                          Accept: application/json (Content-Type is JSON anyway)\n"
-    "  -G, --get               put the -d/--data-raw strings in the query string (joined\n"
-    "                          with '&') and send a GET\n"
-    "  -I, --head              send HEAD and print the status line and headers only\n"
-    "  -L, --location          follow redirects (301/302/303/307/308) on the same origin,\n"
-    "                          each hop with a fresh PoP over its own URL; 303 (and a\n"
-    "                          POST answered 301/302) continues as GET without a body.\n"
-    "                          A redirect to another host is refused (the access token\n"
-    "                          would go with it)\n"
-    "      --max-redirs N      at most N hops with -L (default 50)\n"
-    "      --compressed        ask for a compressed response and decode it\n"
-    "Response:\n"
-    "  -o, --output FILE       write the body to FILE (streamed); '-' is stdout\n"
-    "  -i, --include           print the status line and response headers first\n"
-    "  -D, --dump-header FILE  write the status line and headers of every response to\n"
-    "                          FILE ('-' is stdout)\n"
-    "  -w, --write-out FORMAT  print FORMAT after the transfer: %{http_code},\n"
-    "                          %{time_total}, %{size_download}, %{url_effective},\n"
-    "                          %{header_json}, %{num_redirects}, %{content_type},\n"
-    "                          %{method}, %{exitcode}, %{json}; \\n escapes\n"
-    "      --json-output       print one JSON object instead of the body: status,\n"
-    "                          headers, body (parsed when JSON), time_total, url_effective\n"
-    "  -f, --fail              print no body on an HTTP error (exit 22)\n"
-    "      --fail-with-body    print the body on an HTTP error too (exit 22)\n"
-    "      --curl-exit         exit as curl does: 0 on an HTTP error unless -f or\n"
-    "                          --fail-with-body is given\n"
-    "  -s, --silent            no progress line and no explanation of HTTP errors\n"
-    "  -S, --show-error        with -s, still print error messages\n"
-    "  --retry N               retry up to N times: idempotent methods (GET, HEAD, PUT,\n"
-    "                          DELETE, OPTIONS) on transport errors and 408/429/500/502/\n"
-    "                          503/504; any method when the connection failed. Every try\n"
-    "                          gets a fresh PoP token.\n"
-    "  --retry-delay SECONDS   wait before the first retry, doubled each time (default 1)\n"
-    "JSON bodies are pretty-printed when stdout is a terminal, and a body is always\n"
-    "followed by a newline there. On an HTTP error status one line on stderr says\n"
-    "what T-Mobile's status-code table means by it and what the server said\n"
-    "(userMessage/systemMessage or error/error_description). Sending a body from a\n"
-    "file shows a progress line (bytes sent, rate) on stderr when it is a terminal\n"
-    "and the upload takes more than a second ($TAAP_PROGRESS_DELAY_MS changes that).\n"
-    "\n"
-    "One deliberate difference from curl: an HTTP status >= 400 exits 22 even without\n"
-    "-f (a script must not mistake an error for an answer); --curl-exit restores\n"
-    "curl's exit 0.\n"
-    "\n" CLI_CLIENT_FLAGS_HELP
+    "\n",
+    {
+        {"Request:", call_request_opts, 26, 1, NULL},
+        {"Response:", call_response_opts, 26, 1,
+         "JSON bodies are pretty-printed when stdout is a terminal, and a body is always\n"
+         "followed by a newline there. On an HTTP error status one line on stderr says\n"
+         "what T-Mobile's status-code table means by it and what the server said\n"
+         "(userMessage/systemMessage or error/error_description). Sending a body from a\n"
+         "file shows a progress line (bytes sent, rate) on stderr when it is a terminal\n"
+         "and the upload takes more than a second ($TAAP_PROGRESS_DELAY_MS changes that).\n"
+         "\n"
+         "One deliberate difference from curl: an HTTP status >= 400 exits 22 even without\n"
+         "-f (a script must not mistake an error for an answer); --curl-exit restores\n"
+         "curl's exit 0.\n"},
+        CLI_CLIENT_HELP_GROUPS,
+    },
     "\n"
     "Exit status: 0 success (status < 400); 22 HTTP status >= 400 (like curl --fail);\n"
     "2 usage; 31 a file could not be read or written; 50 transport error (connect,\n"
@@ -96,18 +122,8 @@ const char cmd_call_help[] =
     "  taap call /iot-connectivity/v1/devices/8901260123456789012\n"
     "  taap call -s -o /dev/null -w '%{http_code}\\n' /iot-connectivity/v1/devices/{{ICCID}}\n"
     "  taap call -e quickstart.postman_environment.json '{{baseUrl}}/iot-connectivity/v1/devices/{{ICCID}}'\n"
-    "  taap call PATCH /iot-connectivity/v1/devices/{{ICCID}} --var ICCID=89012… -d '{\"status\":\"SUSPENDED\"}'\n";
+    "  taap call PATCH /iot-connectivity/v1/devices/{{ICCID}} --var ICCID=89012… -d '{\"status\":\"SUSPENDED\"}'\n"};
 
-enum {
-    OPT_RETRY = 0x2401,
-    OPT_RETRY_DELAY,
-    OPT_MAX_REDIRS,
-    OPT_COMPRESSED,
-    OPT_JSON_DATA,
-    OPT_JSON_OUTPUT,
-    OPT_FAIL_WITH_BODY,
-    OPT_CURL_EXIT,
-};
 
 #define CALL_FAIL 1           /* -f: no body on an HTTP error */
 #define CALL_FAIL_WITH_BODY 2 /* --fail-with-body */
@@ -146,35 +162,11 @@ static int parse_number(const char *flag, const char *arg, double max, double *o
 
 static int parse_call(int argc, char **argv, call_opts *o)
 {
-    static const struct option longopts[] = {
-        CLI_REQUEST_LONGOPTS,
-        CLI_CLIENT_LONGOPTS,
-        {"output", required_argument, NULL, 'o'},
-        {"include", no_argument, NULL, 'i'},
-        {"fail", no_argument, NULL, 'f'},
-        {"fail-with-body", no_argument, NULL, OPT_FAIL_WITH_BODY},
-        {"curl-exit", no_argument, NULL, OPT_CURL_EXIT},
-        {"silent", no_argument, NULL, 's'},
-        {"show-error", no_argument, NULL, 'S'},
-        {"location", no_argument, NULL, 'L'},
-        {"max-redirs", required_argument, NULL, OPT_MAX_REDIRS},
-        {"write-out", required_argument, NULL, 'w'},
-        {"dump-header", required_argument, NULL, 'D'},
-        {"head", no_argument, NULL, 'I'},
-        {"get", no_argument, NULL, 'G'},
-        {"json", required_argument, NULL, OPT_JSON_DATA},
-        {"json-output", no_argument, NULL, OPT_JSON_OUTPUT},
-        {"compressed", no_argument, NULL, OPT_COMPRESSED},
-        {"retry", required_argument, NULL, OPT_RETRY},
-        {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
-        {0, 0, 0, 0},
-    };
+    cli_parser p;
+    cli_parser_init(&p, &cmd_call_help);
     double v;
     int c, rc;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":" CLI_REQUEST_SHORTOPTS CLI_CLIENT_SHORTOPTS "o:ifsSLw:D:IG",
-                            longopts, NULL)) != -1) {
+    while ((c = cli_next_option(&p, argc, argv)) != -1) {
         switch (c) {
         case OPT_JSON_DATA:
             o->json_data = 1;
@@ -215,7 +207,7 @@ static int parse_call(int argc, char **argv, call_opts *o)
                 return rc;
             break;
         default:
-            if ((rc = cli_client_take(&o->co, c, optarg, argv, longopts)) != 0)
+            if ((rc = cli_client_take(&o->co, c, optarg, argv, &p)) != 0)
                 return rc;
         }
     }

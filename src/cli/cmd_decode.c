@@ -14,7 +14,15 @@
 #include "cli.h"
 #include "cli_options.h"
 
-const char cmd_decode_help[] =
+enum { OPT_JSON = 0x2701, OPT_NOW };
+
+static const cli_opt decode_opts_table[] = {
+    {"json", OPT_JSON, NULL, "print {\"header\":{...},\"payload\":{...},\"verified\":false}"},
+    {"now", OPT_NOW, "EPOCH", "the time \"now\" for the relative times (seconds since 1970)"},
+    {"help", 'h', NULL, "this help"},
+    {0}};
+
+const cli_help cmd_decode_help = {
     "usage: taap decode [--json] [--now EPOCH] TOKEN|-\n"
     "\n"
     "Show a JWT's header and claims (a PoP token, an access token, an ID token)\n"
@@ -24,18 +32,15 @@ const char cmd_decode_help[] =
     "The human form shows the header and payload JSON, iat/nbf/exp as ISO-8601\n"
     "UTC with the time relative to now (\"expires in 42 s\", \"expired 3 min ago\"),\n"
     "the lifetime, and ehts as a numbered list.\n"
-    "\n"
-    "Options:\n"
-    "  --json         print {\"header\":{...},\"payload\":{...},\"verified\":false}\n"
-    "  --now EPOCH    the time \"now\" for the relative times (seconds since 1970)\n"
-    "  -h, --help     this help\n"
+    "\n",
+    {{"Options:", decode_opts_table, 17, 0, NULL}},
     "\n"
     "Exit status: 0 decoded, 2 usage error, 10 not a compact JWS (bad base64url,\n"
     "not three segments, header or payload not a JSON object, over 64 KiB).\n"
     "\n"
     "Examples:\n"
     "  taap decode \"$(taap pop https://api.example.com/v1/x)\"\n"
-    "  taap pop https://api.example.com/v1/x | taap decode -\n";
+    "  taap pop https://api.example.com/v1/x | taap decode -\n"};
 
 /* Access tokens carry a cnf PEM: allow more than the 8 KiB PoP limit. */
 #define DECODE_MAX_TOKEN 65536
@@ -129,37 +134,42 @@ static json_t *parse_part(const char *text, const char *what)
     return j;
 }
 
-int cmd_decode(int argc, char **argv)
+/* What the command line asked for. */
+typedef struct decode_opts {
+    int json;
+    int64_t now;
+    const char *token; /* the argument: a token or "-" */
+} decode_opts;
+
+static int parse_decode(int argc, char **argv, decode_opts *o)
 {
-    static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
-                                             {"now", required_argument, NULL, 'n'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    int json = 0, c;
-    int64_t now = (int64_t)time(NULL);
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    cli_parser p;
+    cli_parser_init(&p, &cmd_decode_help);
+    o->now = (int64_t)time(NULL);
+    int c;
+    while ((c = cli_next_option(&p, argc, argv)) != -1) {
         switch (c) {
-        case 'j':
-            json = 1;
-            break;
-        case 'n':
-            if (cli_parse_epoch("--now", optarg, &now))
+        case OPT_JSON: o->json = 1; break;
+        case OPT_NOW:
+            if (cli_parse_epoch("--now", optarg, &o->now))
                 return CLI_EXIT_USAGE;
             break;
-        case 'h':
-            fputs(cmd_decode_help, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_bad_option(c, argv, longopts);
+        default: return cli_parser_bad(&p, c, argv);
         }
     }
     if (argc - optind != 1) {
         cli_errorf("give exactly one token, or - to read it from stdin (see taap decode --help)");
         return CLI_EXIT_USAGE;
     }
-    const char *arg = argv[optind];
+    o->token = argv[optind];
+    return 0;
+}
+
+static int run_decode(const decode_opts *o)
+{
+    const char *arg = o->token;
+    int64_t now = o->now;
+    int json = o->json;
     static char buf[DECODE_MAX_TOKEN + 1];
     const char *tok = arg;
     size_t len;
@@ -252,4 +262,11 @@ int cmd_decode(int argc, char **argv)
     json_decref(header);
     json_decref(payload);
     return rc;
+}
+
+int cmd_decode(int argc, char **argv)
+{
+    decode_opts o = {0};
+    int rc = parse_decode(argc, argv, &o);
+    return rc ? rc : run_decode(&o);
 }

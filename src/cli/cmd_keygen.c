@@ -14,7 +14,7 @@
 #include "cli_options.h"
 #include "cli_secret.h"
 
-const char cmd_keygen_help[] =
+static const char keygen_help_text[] =
     "usage: taap keygen [--bits 2048|3072|4096] [--out DIR] [--force] [--encrypt]\n"
     "                   [--passphrase-file FILE] [--passphrase-env VAR] [--json]\n"
     "\n"
@@ -45,6 +45,7 @@ const char cmd_keygen_help[] =
     "\n"
     "Exit status: 0 success, 2 usage error, 31 a key file exists (without\n"
     "--force) or cannot be written, 1 other failures.\n";
+const cli_help cmd_keygen_help = {keygen_help_text, {{0}}, NULL};
 
 struct keygen_opts {
     unsigned bits;

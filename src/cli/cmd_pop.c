@@ -14,7 +14,7 @@
 #include "cli_request.h"
 #include "cli_secret.h"
 
-const char cmd_pop_help[] =
+static const char pop_help_text[] =
     "usage: taap pop [REQUEST FLAGS] [--key FILE|--profile NAME] [--passphrase-file FILE] [--lifetime N]\n"
     "                [--now EPOCH] [--jti ID] [--sign-header NAME]... [--no-sign-header NAME]...\n"
     "                [--legacy] [--json] URL|PATH\n"
@@ -63,6 +63,7 @@ const char cmd_pop_help[] =
     "33/34 passphrase missing/wrong;\n"
     "40-46 the builder refused (43 a header to sign is not in the request or is\n"
     "X-Authorization, 44 duplicate, 45 ';' in a name, 46 --lifetime outside 1..120).\n";
+const cli_help cmd_pop_help = {pop_help_text, {{0}}, NULL};
 
 enum {
     OPT_KEY = 0x2201,

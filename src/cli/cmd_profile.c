@@ -11,7 +11,7 @@
 #include "cli_options.h"
 #include "cli_secret.h"
 
-const char cmd_profile_help[] =
+static const char profile_help_text[] =
     "usage: taap profile add NAME [--base-url URL] [--token-path P] [--client-id ID]\n"
     "                        [--secret-env VAR | --secret-file F | --secret-prompt |\n"
     "                         --insecure-store-secret] [--key FILE]\n"
@@ -49,6 +49,7 @@ const char cmd_profile_help[] =
     "\n"
     "Exit status: 0 done; 2 usage; 31 the file cannot be written; 54 malformed file\n"
     "or value, or no such profile (see taap help exit-status).\n";
+const cli_help cmd_profile_help = {profile_help_text, {{0}}, NULL};
 
 enum {
     P_BASE = 0x2601, P_TOKEN_PATH, P_CLIENT_ID, P_SECRET_ENV, P_SECRET_FILE, P_SECRET_PROMPT,

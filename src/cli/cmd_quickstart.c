@@ -19,7 +19,19 @@
 #include "cli_options.h"
 #include "cli_client.h"
 
-const char cmd_quickstart_help[] =
+enum { OPT_ICCID = 0x2501, OPT_KEEP, OPT_QUIET, OPT_JSON };
+
+static const cli_opt quickstart_opts_table[] = {
+    {"iccid", OPT_ICCID, "ICCID", "the device to read (real endpoint)"},
+    {"keep", OPT_KEEP, NULL, "emulator mode: keep the emulator's directory (database,\n"
+                             "keys, admin token) and print where it is"},
+    {"quiet", OPT_QUIET, NULL, "print only the device JSON"},
+    {"json", OPT_JSON, NULL, "print one JSON object on stdout (ok, exit, steps, base_url,\n"
+                             "client_id, iccid, key_id, token, status, device); the\n"
+                             "steps also go to stderr as text"},
+    {0}};
+
+const cli_help cmd_quickstart_help = {
     "usage: taap quickstart [--keep] [--quiet] [--json]\n"
     "       taap quickstart --base-url URL --client-id ID --secret-env VAR --key FILE --iccid ICCID\n"
     "\n"
@@ -37,22 +49,12 @@ const char cmd_quickstart_help[] =
     "With --base-url, --profile or -e it runs only Steps F 1-5 and F 6-8 against that\n"
     "endpoint with your own credentials (same flags as `taap call`); the ICCID comes\n"
     "from --iccid, --var ICCID=…, the profile's var.ICCID or the -e file's ICCID.\n"
-    "\n"
-    "Options:\n"
-    "  --iccid ICCID           the device to read (real endpoint)\n"
-    "  --keep                  emulator mode: keep the emulator's directory (database,\n"
-    "                          keys, admin token) and print where it is\n"
-    "  --quiet                 print only the device JSON\n"
-    "  --json                  print one JSON object on stdout (ok, exit, steps, base_url,\n"
-    "                          client_id, iccid, key_id, token, status, device); the\n"
-    "                          steps also go to stderr as text\n"
-    "\n" CLI_CLIENT_FLAGS_HELP
+    "\n",
+    {{"Options:", quickstart_opts_table, 26, 0, NULL}, CLI_CLIENT_HELP_GROUPS},
     "\n"
     "Exit status: 0 every step passed; 1 the emulator could not start or a\n"
     "management step failed; 22 the API call answered >= 400; 50 transport error;\n"
-    "52 no access token; 54 settings missing.\n";
-
-enum { OPT_ICCID = 0x2501, OPT_KEEP, OPT_QUIET, OPT_JSON };
+    "52 no access token; 54 settings missing.\n"};
 
 typedef struct qs {
     int quiet;
@@ -451,18 +453,10 @@ typedef struct qs_opts {
 
 static int parse_quickstart(int argc, char **argv, qs_opts *o, qs *q)
 {
-    static const struct option longopts[] = {
-        CLI_CLIENT_LONGOPTS,
-        {"iccid", required_argument, NULL, OPT_ICCID},
-        {"keep", no_argument, NULL, OPT_KEEP},
-        {"quiet", no_argument, NULL, OPT_QUIET},
-        {"json", no_argument, NULL, OPT_JSON},
-        {0, 0, 0, 0},
-    };
+    cli_parser p;
+    cli_parser_init(&p, &cmd_quickstart_help);
     int c, rc;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":" CLI_CLIENT_SHORTOPTS, longopts, NULL)) != -1) {
+    while ((c = cli_next_option(&p, argc, argv)) != -1) {
         switch (c) {
         case OPT_ICCID: o->iccid = optarg; break;
         case OPT_KEEP: o->keep = 1; break;
@@ -476,7 +470,7 @@ static int parse_quickstart(int argc, char **argv, qs_opts *o, qs *q)
         default:
             if (c == CLI_CL_BASE_URL || c == CLI_CL_PROFILE || c == 'e')
                 o->real = 1;
-            if ((rc = cli_client_take(&o->co, c, optarg, argv, longopts)) != 0)
+            if ((rc = cli_client_take(&o->co, c, optarg, argv, &p)) != 0)
                 return rc;
         }
     }

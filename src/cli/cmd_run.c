@@ -23,7 +23,7 @@
 #include "taap/postman.h"
 #include "util.h"
 
-const char cmd_run_help[] =
+static const char run_help_text[] =
     "usage: taap run COLLECTION [-e ENV] [-g GLOBALS] [-d DATA] [options]\n"
     "\n"
     "Run a Postman collection (format v2.0/v2.1) like `newman run`: every\n"
@@ -127,6 +127,7 @@ const char cmd_run_help[] =
     "names the command that installs it), or an unresolved variable under\n"
     "--strict-vars; 50 a transport error (connect, TLS,\n"
     "timeout); 130/143 interrupted; see taap help exit-status.\n";
+const cli_help cmd_run_help = {run_help_text, {{0}}, NULL};
 
 enum {
     OPT_FOLDER = 1000,

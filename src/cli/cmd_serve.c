@@ -18,7 +18,7 @@
 #include "cli_replay.h"
 #include "taap_serve.h"
 
-const char cmd_serve_help[] =
+static const char serve_help_text[] =
     "usage: taap serve [--port N] [--db FILE] [--init] [OPTIONS]\n"
     "\n"
     "Run a local TAAP emulator: the OAuth 2.0 token endpoint (POST /oauth2/v2/tokens, also\n"
@@ -81,6 +81,7 @@ const char cmd_serve_help[] =
     "then \"listening on http://ADDR:PORT\" on stdout. A busy --port is found before the\n"
     "database is touched. Exit status 0 after a clean stop, 60 when the server cannot\n"
     "start (address in use), 1 other start failures, 2 on a usage error.\n";
+const cli_help cmd_serve_help = {serve_help_text, {{0}}, NULL};
 
 enum {
     OPT_LISTEN = 256, OPT_PORT_FILE, OPT_DB, OPT_ADMIN_TOKEN_FILE, OPT_THREADS, OPT_NO_LOG,

@@ -17,7 +17,7 @@
 #include "cli_replay.h"
 #include "cli_request.h"
 
-const char cmd_verify_help[] =
+static const char verify_help_text[] =
     "usage: taap verify TOKEN|- --key PUBKEY [REQUEST FLAGS] [--now EPOCH] [--leeway S]\n"
     "                   [--max-lifetime S] [--require PART]... [--replay-cache SPEC]\n"
     "                   [--explain] [--json] URL|PATH\n"
@@ -78,6 +78,7 @@ const char cmd_verify_help[] =
     "13 expired; 14 not yet valid; 15 lifetime; 16 claims; 17 ehts; 18 coverage;\n"
     "19 edts mismatch; 20 replay; 21 key missing, unreadable or refused; 2 usage;\n"
     "31 file unreadable; 35 replay cache unavailable or full.\n";
+const cli_help cmd_verify_help = {verify_help_text, {{0}}, NULL};
 
 #define MAX_STDIN_TOKEN 65536
 

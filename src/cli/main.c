@@ -19,10 +19,10 @@ const char *cli_progname = "taap";
  * function and are handed to taap-full (see run_full()). */
 #ifdef TAAP_CLI_LIGHT
 #define CLI_RUN(name, net) CLI_RUN_##net(name)
-#define CLI_RUN_0(name) cmd_##name, cmd_##name##_help
+#define CLI_RUN_0(name) cmd_##name, &cmd_##name##_help
 #define CLI_RUN_1(name) NULL, NULL
 #else
-#define CLI_RUN(name, net) cmd_##name, cmd_##name##_help
+#define CLI_RUN(name, net) cmd_##name, &cmd_##name##_help
 #endif
 
 const cli_command cli_commands[] = {
@@ -76,7 +76,7 @@ const cli_command *cli_find_command(const char *name)
 
 void cli_print_help(const cli_command *cmd, FILE *out)
 {
-    fputs(cmd->help, out);
+    cli_help_print(cmd->help, out);
 }
 
 __attribute__((format(printf, 2, 0)))
