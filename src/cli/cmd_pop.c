@@ -14,56 +14,6 @@
 #include "cli_request.h"
 #include "cli_secret.h"
 
-static const char pop_help_text[] =
-    "usage: taap pop [REQUEST FLAGS] [--key FILE|--profile NAME] [--passphrase-file FILE] [--lifetime N]\n"
-    "                [--now EPOCH] [--jti ID] [--sign-header NAME]... [--no-sign-header NAME]...\n"
-    "                [--legacy] [--json] URL|PATH\n"
-    "\n"
-    "Build a PoP token (the X-Authorization header value) for one HTTP request and\n"
-    "print it on one line. The request is described with curl's flags, so the same\n"
-    "flags sign and send it:\n"
-    "\n"
-    "  tok=$(taap pop -X POST -H 'Authorization: Bearer abc' -d @body.json URL)\n"
-    "  curl -H 'Authorization: Bearer abc' -H 'Content-Type: application/json' \\\n"
-    "       -H \"X-Authorization: $tok\" -d @body.json URL\n"
-    "\n"
-    "Signed by default (SPEC 1.1): Content-Type and Authorization when given, then\n"
-    "uri (path + decoded query), http-method, then body when non-empty.\n"
-    "\n"
-    "Request flags:\n"
-    "  -X, --request METHOD      method (default GET, or POST when a body is given)\n"
-    "  -H, --header 'N: v'       a header (repeatable, order kept); 'N:' drops one\n"
-    "  -d, --data STR|@FILE|@-   body; from a file or stdin CR/LF are stripped (as curl)\n"
-    "      --data-raw STR        body, '@' not special\n"
-    "      --data-binary STR|@FILE|@-  body bytes exactly; one @FILE is streamed\n"
-    "      --url URL             the URL (or give it as the argument)\n"
-    "  A body without a Content-Type header gets Content-Type: application/json\n"
-    "  (curl would use application/x-www-form-urlencoded; say -H 'Content-Type: …'\n"
-    "  to choose, or -H 'Content-Type:' for none). Repeated -d join with '&'.\n"
-    "\n"
-    "Options:\n"
-    "  --key FILE                private key (PKCS#8, PKCS#1, encrypted; PEM or DER);\n"
-    "                            else $TAAP_PRIVATE_KEY (a path, or the PEM itself), else\n"
-    "                            the profile's private_key, else ./private-key.pem\n"
-    "  --profile NAME            profile to take the key from (else $TAAP_PROFILE, else\n"
-    "                            [default] when the profile file has one)\n"
-    "  --passphrase-file FILE    passphrase of an encrypted key (else $TAAP_KEY_PASSPHRASE,\n"
-    "                            else a prompt on the terminal)\n"
-    "  --legacy                  allow legacy PBES1/DES encrypted keys (also TAAP_KEY_LEGACY=1)\n"
-    "  --lifetime N              seconds until exp, 1..120 (default 60)\n"
-    "  --now EPOCH               iat instead of the clock (reproducible tokens)\n"
-    "  --jti ID                  jti instead of a random UUID v4 (at most 256 bytes)\n"
-    "  --sign-header NAME        also sign this header (repeatable; must be in -H)\n"
-    "  --no-sign-header NAME     leave a default part out (Authorization, body, ...)\n"
-    "  --json                    print {\"token\",\"ehts\",\"edts\",\"iat\",\"exp\",\"jti\"}\n"
-    "  -h, --help                this help\n"
-    "\n"
-    "Exit status: 0 token printed; 2 usage (bad flag, no URL, --now/--jti malformed);\n"
-    "54 no key anywhere or no such profile; 21 key refused; 31 file unreadable;\n"
-    "33/34 passphrase missing/wrong;\n"
-    "40-46 the builder refused (43 a header to sign is not in the request or is\n"
-    "X-Authorization, 44 duplicate, 45 ';' in a name, 46 --lifetime outside 1..120).\n";
-const cli_help cmd_pop_help = {pop_help_text, {{0}}, NULL};
 
 enum {
     OPT_KEY = 0x2201,
@@ -91,6 +41,72 @@ typedef struct pop_opts {
     size_t n_nosign;
     int json;
 } pop_opts;
+
+static const cli_opt pop_request_opts[] = {
+    {"request", 'X', "METHOD",
+     "method (default GET, or POST when a body is given)"},
+    {"header", 'H', "'N: v'",
+     "a header (repeatable, order kept); 'N:' drops one"},
+    {"data", 'd', "STR|@FILE|@-",
+     "body; from a file or stdin CR/LF are stripped (as curl)"},
+    {"data-raw", CLI_REQ_OPT_DATA_RAW, "STR",
+     "body, '@' not special"},
+    {"data-binary", CLI_REQ_OPT_DATA_BINARY, "STR|@FILE|@-",
+     "body bytes exactly; one @FILE is streamed"},
+    {"url", CLI_REQ_OPT_URL, "URL",
+     "the URL (or give it as the argument)"},
+    {"data-ascii", 'd', "DATA", NULL},
+    {0}};
+static const cli_opt pop_opts_table[] = {
+    {"key", OPT_KEY, "FILE",
+     "private key (PKCS#8, PKCS#1, encrypted; PEM or DER);\nelse $TAAP_PRIVATE_KEY (a path, or the PEM itself), else\nthe profile's private_key, else ./private-key.pem"},
+    {"profile", OPT_PROFILE, "NAME",
+     "profile to take the key from (else $TAAP_PROFILE, else\n[default] when the profile file has one)"},
+    {"passphrase-file", OPT_PASSFILE, "FILE",
+     "passphrase of an encrypted key (else $TAAP_KEY_PASSPHRASE,\nelse a prompt on the terminal)"},
+    {"legacy", OPT_LEGACY, NULL,
+     "allow legacy PBES1/DES encrypted keys (also TAAP_KEY_LEGACY=1)"},
+    {"lifetime", OPT_LIFETIME, "N",
+     "seconds until exp, 1..120 (default 60)"},
+    {"now", OPT_NOW, "EPOCH",
+     "iat instead of the clock (reproducible tokens)"},
+    {"jti", OPT_JTI, "ID",
+     "jti instead of a random UUID v4 (at most 256 bytes)"},
+    {"sign-header", OPT_SIGN, "NAME",
+     "also sign this header (repeatable; must be in -H)"},
+    {"no-sign-header", OPT_NOSIGN, "NAME",
+     "leave a default part out (Authorization, body, ...)"},
+    {"json", OPT_JSON, NULL,
+     "print {\"token\",\"ehts\",\"edts\",\"iat\",\"exp\",\"jti\"}"},
+    {"help", 'h', NULL,
+     "this help"},
+    {0}};
+const cli_help cmd_pop_help = {
+    "usage: taap pop [REQUEST FLAGS] [--key FILE|--profile NAME] [--passphrase-file FILE] [--lifetime N]\n"
+    "                [--now EPOCH] [--jti ID] [--sign-header NAME]... [--no-sign-header NAME]...\n"
+    "                [--legacy] [--json] URL|PATH\n"
+    "\n"
+    "Build a PoP token (the X-Authorization header value) for one HTTP request and\n"
+    "print it on one line. The request is described with curl's flags, so the same\n"
+    "flags sign and send it:\n"
+    "\n"
+    "  tok=$(taap pop -X POST -H 'Authorization: Bearer abc' -d @body.json URL)\n"
+    "  curl -H 'Authorization: Bearer abc' -H 'Content-Type: application/json' \\\n"
+    "       -H \"X-Authorization: $tok\" -d @body.json URL\n"
+    "\n"
+    "Signed by default (SPEC 1.1): Content-Type and Authorization when given, then\n"
+    "uri (path + decoded query), http-method, then body when non-empty.\n"
+    "\n",
+    {
+        {"Request flags:", pop_request_opts, 28, 1, "  A body without a Content-Type header gets Content-Type: application/json\n" "  (curl would use application/x-www-form-urlencoded; say -H 'Content-Type: …'\n" "  to choose, or -H 'Content-Type:' for none). Repeated -d join with '&'.\n"},
+        {"\nOptions:", pop_opts_table, 28, 0, NULL},
+    },
+    "\n"
+    "Exit status: 0 token printed; 2 usage (bad flag, no URL, --now/--jti malformed);\n"
+    "54 no key anywhere or no such profile; 21 key refused; 31 file unreadable;\n"
+    "33/34 passphrase missing/wrong;\n"
+    "40-46 the builder refused (43 a header to sign is not in the request or is\n"
+    "X-Authorization, 44 duplicate, 45 ';' in a name, 46 --lifetime outside 1..120).\n"};
 
 static int push(const char ***list, size_t *n, const char *v)
 {
@@ -131,26 +147,13 @@ static int print_json(const char *token, const taap_pop_info *info)
     return CLI_EXIT_OK;
 }
 
-static int parse_args(int argc, char **argv, pop_opts *o, cli_request *rq)
+static int parse_pop(int argc, char **argv, pop_opts *o, cli_request *rq)
 {
-    static const struct option longopts[] = {
-        CLI_REQUEST_LONGOPTS,
-        {"key", required_argument, NULL, OPT_KEY},
-        {"profile", required_argument, NULL, OPT_PROFILE},
-        {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
-        {"lifetime", required_argument, NULL, OPT_LIFETIME},
-        {"now", required_argument, NULL, OPT_NOW},
-        {"jti", required_argument, NULL, OPT_JTI},
-        {"sign-header", required_argument, NULL, OPT_SIGN},
-        {"no-sign-header", required_argument, NULL, OPT_NOSIGN},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"legacy", no_argument, NULL, OPT_LEGACY},
-        {NULL, 0, NULL, 0}};
+    cli_parser p;
+    cli_parser_init(&p, &cmd_pop_help);
     int c;
     char *end;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":" CLI_REQUEST_SHORTOPTS, longopts, NULL)) != -1) {
+    while ((c = cli_next_option(&p, argc, argv)) != -1) {
         switch (c) {
         case OPT_KEY:
             if (cli_config_set(&o->cfg, "private_key", optarg))
@@ -206,7 +209,7 @@ static int parse_args(int argc, char **argv, pop_opts *o, cli_request *rq)
             int r = cli_request_option(rq, c, optarg);
             if (r == 1)
                 break;
-            return r == 0 ? cli_bad_option(c, argv, longopts) : CLI_EXIT_USAGE;
+            return r == 0 ? cli_parser_bad(&p, c, argv) : CLI_EXIT_USAGE;
         }
         }
     }
@@ -216,39 +219,33 @@ static int parse_args(int argc, char **argv, pop_opts *o, cli_request *rq)
     return cli_request_finish(rq, 0);
 }
 
-int cmd_pop(int argc, char **argv)
+/* Sign the parsed request and print the token. */
+static int run_pop(pop_opts *o, cli_request *rq)
 {
-    pop_opts o = {.lifetime = -1};
-    if (cli_config_init(&o.cfg) != 0)
-        return CLI_EXIT_FAIL;
-    cli_request rq;
-    cli_request_init(&rq);
     taap_key *key = NULL;
     char *token = NULL;
     taap_pop_info info = {0};
-    int rc = parse_args(argc, argv, &o, &rq);
-    if (rc == 0)
-        rc = load_key(&o, &key);
+    int rc = load_key(o, &key);
     if (rc == 0) {
         taap_pop_options po;
         taap_pop_options_init(&po);
-        if (o.lifetime > 0)
-            po.lifetime = (unsigned)o.lifetime;
-        if (o.have_now) {
+        if (o->lifetime > 0)
+            po.lifetime = (unsigned)o->lifetime;
+        if (o->have_now) {
             po.clock = cli_fixed_clock;
-            po.clock_ctx = &o.now;
+            po.clock_ctx = &o->now;
         }
-        po.jti = o.jti;
-        po.sign_headers = o.sign;
-        po.n_sign_headers = o.n_sign;
-        po.no_sign_headers = o.nosign;
-        po.n_no_sign_headers = o.n_nosign;
+        po.jti = o->jti;
+        po.sign_headers = o->sign;
+        po.n_sign_headers = o->n_sign;
+        po.no_sign_headers = o->nosign;
+        po.n_no_sign_headers = o->n_nosign;
         taap_error err = TAAP_ERROR_INIT;
-        if (taap_pop_build_request(key, &rq.req, &po, &token, &info, &err) != TAAP_OK)
+        if (taap_pop_build_request(key, &rq->req, &po, &token, &info, &err) != TAAP_OK)
             rc = cli_report(&err);
     }
     if (rc == 0) {
-        if (o.json) {
+        if (o->json) {
             rc = print_json(token, &info);
         } else {
             fputs(token, stdout);
@@ -262,6 +259,19 @@ int cmd_pop(int argc, char **argv)
     free(token);
     taap_pop_info_free(&info);
     taap_key_free(key);
+    return rc;
+}
+
+int cmd_pop(int argc, char **argv)
+{
+    pop_opts o = {.lifetime = -1};
+    if (cli_config_init(&o.cfg) != 0)
+        return CLI_EXIT_FAIL;
+    cli_request rq;
+    cli_request_init(&rq);
+    int rc = parse_pop(argc, argv, &o, &rq);
+    if (rc == 0)
+        rc = run_pop(&o, &rq);
     cli_request_free(&rq);
     free(o.sign);
     free(o.nosign);

@@ -17,68 +17,6 @@
 #include "cli_replay.h"
 #include "cli_request.h"
 
-static const char verify_help_text[] =
-    "usage: taap verify TOKEN|- --key PUBKEY [REQUEST FLAGS] [--now EPOCH] [--leeway S]\n"
-    "                   [--max-lifetime S] [--require PART]... [--replay-cache SPEC]\n"
-    "                   [--explain] [--json] URL|PATH\n"
-    "\n"
-    "Verify a PoP token (an X-Authorization header value) against the request it\n"
-    "was sent with, as a TAAP gateway does (SPEC 2): strict compact JWS, RS256 with\n"
-    "the given key only, claims and their types, time window, ehts, coverage, edts\n"
-    "over the request bytes, and optionally replay. The request is described with\n"
-    "the same curl flags as `taap pop`, so a token made with\n"
-    "  taap pop -X POST -H 'Authorization: Bearer abc' -d @body.json URL\n"
-    "verifies with\n"
-    "  taap verify \"$tok\" --key public-key.pem -X POST -H 'Authorization: Bearer abc' \\\n"
-    "       -d @body.json URL\n"
-    "\n"
-    "TOKEN is the token itself, or '-' to read it from stdin (surrounding\n"
-    "whitespace removed).\n"
-    "\n"
-    "Request flags:\n"
-    "  -X, --request METHOD      method (default GET, or POST when a body is given)\n"
-    "  -H, --header 'N: v'       a header as received (repeatable)\n"
-    "  -d, --data STR|@FILE|@-   body; from a file or stdin CR/LF are stripped (as curl)\n"
-    "      --data-raw STR        body, '@' not special\n"
-    "      --data-binary STR|@FILE|@-  body bytes exactly (streamed from a file)\n"
-    "      --url URL             the URL (or give it as the argument)\n"
-    "  A body without a Content-Type header gets Content-Type: application/json, as\n"
-    "  with `taap pop`.\n"
-    "\n"
-    "Options:\n"
-    "  --key FILE                public key: SPKI or PKCS#1 PEM, JWK, DER (a private\n"
-    "                            key file works too; only its public half is used);\n"
-    "                            else $TAAP_PRIVATE_KEY's or the profile's key (its\n"
-    "                            public half), else ./public-key.pem\n"
-    "  --profile NAME            profile to take the key from (else $TAAP_PROFILE)\n"
-    "  --now EPOCH               the current time instead of the clock\n"
-    "  --leeway S                clock skew allowed, seconds (default 10, max 3600)\n"
-    "  --max-lifetime S          largest exp - iat accepted (default 120, max 86400)\n"
-    "  --require PART            parts the token must cover (repeatable; replaces the\n"
-    "                            default uri, http-method, body-when-non-empty); PART is\n"
-    "                            uri, http-method, body or a header name\n"
-    "  --replay-cache SPEC       remember used jti values: in a SQLite FILE (shared\n"
-    "                            safely by concurrent runs) or in Redis, shared by\n"
-    "                            every machine (redis://HOST[:PORT][/DB], unix:PATH);\n"
-    "                            a second use exits 20\n"
-    "  --explain                 say what was hashed and why edts differs: the parts in\n"
-    "                            ehts order with their canonical values (a body as\n"
-    "                            length, SHA-256 and first bytes), token vs computed\n"
-    "                            edts, the time window, and the likely cause: the known\n"
-    "                            client mistake (percent-encoded query, absolute URL,\n"
-    "                            trailing slash, lower-case method, header spaces,\n"
-    "                            Content-Type parameter, Authorization without Bearer,\n"
-    "                            line endings, trailing newline, JSON re-serialised,\n"
-    "                            ehts order) whose recomputed edts equals the token's\n"
-    "  --json                    print {\"valid\",\"code\",\"exit\",\"message\",\"header\",\n"
-    "                            \"claims\"} on stdout (with --explain: and \"explain\")\n"
-    "  -h, --help                this help\n"
-    "\n"
-    "Exit status: 0 valid; 10 malformed; 11 alg/header refused; 12 bad signature;\n"
-    "13 expired; 14 not yet valid; 15 lifetime; 16 claims; 17 ehts; 18 coverage;\n"
-    "19 edts mismatch; 20 replay; 21 key missing, unreadable or refused; 2 usage;\n"
-    "31 file unreadable; 35 replay cache unavailable or full.\n";
-const cli_help cmd_verify_help = {verify_help_text, {{0}}, NULL};
 
 #define MAX_STDIN_TOKEN 65536
 
@@ -108,6 +46,71 @@ typedef struct verify_opts {
     int explain;
 } verify_opts;
 
+static const cli_opt verify_request_opts[] = {
+    {"request", 'X', "METHOD",
+     "method (default GET, or POST when a body is given)"},
+    {"header", 'H', "'N: v'",
+     "a header as received (repeatable)"},
+    {"data", 'd', "STR|@FILE|@-",
+     "body; from a file or stdin CR/LF are stripped (as curl)"},
+    {"data-raw", CLI_REQ_OPT_DATA_RAW, "STR",
+     "body, '@' not special"},
+    {"data-binary", CLI_REQ_OPT_DATA_BINARY, "STR|@FILE|@-",
+     "body bytes exactly (streamed from a file)"},
+    {"url", CLI_REQ_OPT_URL, "URL",
+     "the URL (or give it as the argument)"},
+    {"data-ascii", 'd', "DATA", NULL},
+    {0}};
+static const cli_opt verify_opts_table[] = {
+    {"key", OPT_KEY, "FILE",
+     "public key: SPKI or PKCS#1 PEM, JWK, DER (a private\nkey file works too; only its public half is used);\nelse $TAAP_PRIVATE_KEY's or the profile's key (its\npublic half), else ./public-key.pem"},
+    {"profile", OPT_PROFILE, "NAME",
+     "profile to take the key from (else $TAAP_PROFILE)"},
+    {"now", OPT_NOW, "EPOCH",
+     "the current time instead of the clock"},
+    {"leeway", OPT_LEEWAY, "S",
+     "clock skew allowed, seconds (default 10, max 3600)"},
+    {"max-lifetime", OPT_MAX_LIFETIME, "S",
+     "largest exp - iat accepted (default 120, max 86400)"},
+    {"require", OPT_REQUIRE, "PART",
+     "parts the token must cover (repeatable; replaces the\ndefault uri, http-method, body-when-non-empty); PART is\nuri, http-method, body or a header name"},
+    {"replay-cache", OPT_REPLAY, "SPEC",
+     "remember used jti values: in a SQLite FILE (shared\nsafely by concurrent runs) or in Redis, shared by\nevery machine (redis://HOST[:PORT][/DB], unix:PATH);\na second use exits 20"},
+    {"explain", OPT_EXPLAIN, NULL,
+     "say what was hashed and why edts differs: the parts in\nehts order with their canonical values (a body as\nlength, SHA-256 and first bytes), token vs computed\nedts, the time window, and the likely cause: the known\nclient mistake (percent-encoded query, absolute URL,\ntrailing slash, lower-case method, header spaces,\nContent-Type parameter, Authorization without Bearer,\nline endings, trailing newline, JSON re-serialised,\nehts order) whose recomputed edts equals the token's"},
+    {"json", OPT_JSON, NULL,
+     "print {\"valid\",\"code\",\"exit\",\"message\",\"header\",\n\"claims\"} on stdout (with --explain: and \"explain\")"},
+    {"help", 'h', NULL,
+     "this help"},
+    {0}};
+const cli_help cmd_verify_help = {
+    "usage: taap verify TOKEN|- --key PUBKEY [REQUEST FLAGS] [--now EPOCH] [--leeway S]\n"
+    "                   [--max-lifetime S] [--require PART]... [--replay-cache SPEC]\n"
+    "                   [--explain] [--json] URL|PATH\n"
+    "\n"
+    "Verify a PoP token (an X-Authorization header value) against the request it\n"
+    "was sent with, as a TAAP gateway does (SPEC 2): strict compact JWS, RS256 with\n"
+    "the given key only, claims and their types, time window, ehts, coverage, edts\n"
+    "over the request bytes, and optionally replay. The request is described with\n"
+    "the same curl flags as `taap pop`, so a token made with\n"
+    "  taap pop -X POST -H 'Authorization: Bearer abc' -d @body.json URL\n"
+    "verifies with\n"
+    "  taap verify \"$tok\" --key public-key.pem -X POST -H 'Authorization: Bearer abc' \\\n"
+    "       -d @body.json URL\n"
+    "\n"
+    "TOKEN is the token itself, or '-' to read it from stdin (surrounding\n"
+    "whitespace removed).\n"
+    "\n",
+    {
+        {"Request flags:", verify_request_opts, 28, 1, "  A body without a Content-Type header gets Content-Type: application/json, as\n" "  with `taap pop`.\n"},
+        {"\nOptions:", verify_opts_table, 28, 0, NULL},
+    },
+    "\n"
+    "Exit status: 0 valid; 10 malformed; 11 alg/header refused; 12 bad signature;\n"
+    "13 expired; 14 not yet valid; 15 lifetime; 16 claims; 17 ehts; 18 coverage;\n"
+    "19 edts mismatch; 20 replay; 21 key missing, unreadable or refused; 2 usage;\n"
+    "31 file unreadable; 35 replay cache unavailable or full.\n"};
+
 static int parse_long(const char *flag, const char *arg, long min, long max, long *out)
 {
     char *end;
@@ -121,24 +124,12 @@ static int parse_long(const char *flag, const char *arg, long min, long max, lon
     return 0;
 }
 
-static int parse_args(int argc, char **argv, verify_opts *o, cli_request *rq)
+static int parse_verify(int argc, char **argv, verify_opts *o, cli_request *rq)
 {
-    static const struct option longopts[] = {
-        CLI_REQUEST_LONGOPTS,
-        {"key", required_argument, NULL, OPT_KEY},
-        {"profile", required_argument, NULL, OPT_PROFILE},
-        {"now", required_argument, NULL, OPT_NOW},
-        {"leeway", required_argument, NULL, OPT_LEEWAY},
-        {"max-lifetime", required_argument, NULL, OPT_MAX_LIFETIME},
-        {"require", required_argument, NULL, OPT_REQUIRE},
-        {"replay-cache", required_argument, NULL, OPT_REPLAY},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"explain", no_argument, NULL, OPT_EXPLAIN},
-        {NULL, 0, NULL, 0}};
+    cli_parser p;
+    cli_parser_init(&p, &cmd_verify_help);
     int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":" CLI_REQUEST_SHORTOPTS, longopts, NULL)) != -1) {
+    while ((c = cli_next_option(&p, argc, argv)) != -1) {
         switch (c) {
         case OPT_KEY:
             o->key_path = optarg;
@@ -186,7 +177,7 @@ static int parse_args(int argc, char **argv, verify_opts *o, cli_request *rq)
             int r = cli_request_option(rq, c, optarg);
             if (r == 1)
                 break;
-            return r == 0 ? cli_bad_option(c, argv, longopts) : CLI_EXIT_USAGE;
+            return r == 0 ? cli_parser_bad(&p, c, argv) : CLI_EXIT_USAGE;
         }
         }
     }
@@ -345,11 +336,9 @@ static int load_key(const verify_opts *o, taap_key **key)
     return rc;
 }
 
-int cmd_verify(int argc, char **argv)
+/* Read the token, load the key, verify the request and print the verdict. */
+static int run_verify(verify_opts *o, cli_request *rq)
 {
-    verify_opts o = {.leeway = -1, .max_lifetime = -1};
-    cli_request rq;
-    cli_request_init(&rq);
     taap_key *key = NULL;
     taap_replay *cache = NULL;
     char *stdin_token = NULL;
@@ -357,51 +346,51 @@ int cmd_verify(int argc, char **argv)
     size_t token_len = 0;
     taap_error err = TAAP_ERROR_INIT;
 
-    int rc = parse_args(argc, argv, &o, &rq);
-    if (rc == 0 && strcmp(o.token_arg, "-") == 0) {
+    int rc = 0;
+    if (strcmp(o->token_arg, "-") == 0) {
         rc = read_stdin_token(&stdin_token, &token_len);
         token = stdin_token;
     } else if (rc == 0) {
-        token = o.token_arg;
+        token = o->token_arg;
         token_len = strlen(token);
     }
     /* --explain reads the body again for its search: a body from stdin is
      * kept in memory rather than streamed once. */
     if (rc == 0)
-        rc = cli_request_finish(&rq, o.explain ? CLI_REQ_STDIN_MEMORY : 0);
+        rc = cli_request_finish(rq, o->explain ? CLI_REQ_STDIN_MEMORY : 0);
     if (rc == 0)
-        rc = load_key(&o, &key);
-    if (rc == 0 && o.replay_path)
-        rc = cli_replay_open(o.replay_path, &cache);
+        rc = load_key(o, &key);
+    if (rc == 0 && o->replay_path)
+        rc = cli_replay_open(o->replay_path, &cache);
     if (rc == 0) {
         taap_verify_config cfg;
         taap_verify_config_init(&cfg);
-        if (o.have_now) {
+        if (o->have_now) {
             cfg.clock = cli_fixed_clock;
-            cfg.clock_ctx = &o.now;
+            cfg.clock_ctx = &o->now;
         }
-        if (o.leeway >= 0)
-            cfg.leeway = (unsigned)o.leeway;
-        if (o.max_lifetime > 0)
-            cfg.max_lifetime = (unsigned)o.max_lifetime;
-        if (o.n_require) {
-            cfg.required = o.require;
-            cfg.n_required = o.n_require;
+        if (o->leeway >= 0)
+            cfg.leeway = (unsigned)o->leeway;
+        if (o->max_lifetime > 0)
+            cfg.max_lifetime = (unsigned)o->max_lifetime;
+        if (o->n_require) {
+            cfg.required = o->require;
+            cfg.n_required = o->n_require;
         }
         cfg.replay = cache;
         taap_verify_info info;
         taap_explain *ex = NULL;
-        taap_code vrc = taap_verify(token, token_len, key, &rq.req, &cfg, &info, &err);
-        if (o.explain) {
+        taap_code vrc = taap_verify(token, token_len, key, &rq->req, &cfg, &info, &err);
+        if (o->explain) {
             /* Explain the verdict just reached (no second replay check). */
             taap_error xerr = TAAP_ERROR_INIT;
-            if (taap_explain_verdict(token, token_len, &rq.req, &cfg, vrc, err.message, &ex,
+            if (taap_explain_verdict(token, token_len, &rq->req, &cfg, vrc, err.message, &ex,
                                      &xerr) != TAAP_OK)
                 cli_errorf("cannot explain: %s", xerr.message);
         }
         if (vrc != TAAP_OK)
             cli_errorf("%s: %s", taap_code_name(vrc), err.message);
-        if (o.json) {
+        if (o->json) {
             if (print_json(token, token_len, vrc, err.message, ex) != 0 && vrc == TAAP_OK)
                 vrc = CLI_EXIT_FAIL;
         } else if (ex) {
@@ -420,8 +409,19 @@ int cmd_verify(int argc, char **argv)
     }
     taap_replay_free(cache);
     taap_key_free(key);
-    cli_request_free(&rq);
     free(stdin_token);
+    return rc;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    verify_opts o = {.leeway = -1, .max_lifetime = -1};
+    cli_request rq;
+    cli_request_init(&rq);
+    int rc = parse_verify(argc, argv, &o, &rq);
+    if (rc == 0)
+        rc = run_verify(&o, &rq);
+    cli_request_free(&rq);
     free(o.require);
     return rc;
 }
