@@ -14,38 +14,6 @@
 #include "cli_options.h"
 #include "cli_secret.h"
 
-static const char keygen_help_text[] =
-    "usage: taap keygen [--bits 2048|3072|4096] [--out DIR] [--force] [--encrypt]\n"
-    "                   [--passphrase-file FILE] [--passphrase-env VAR] [--json]\n"
-    "\n"
-    "Create an RSA key pair for T-Mobile DevEdge: DIR/private-key.pem (PKCS#8,\n"
-    "mode 0600) and DIR/public-key.pem (SubjectPublicKeyInfo, mode 0644). The\n"
-    "public key is printed on stdout: paste it whole, BEGIN and END lines\n"
-    "included, into DevEdge \"Add key\".\n"
-    "\n"
-    "Options:\n"
-    "  --bits N               modulus size: 2048 (default), 3072 or 4096\n"
-    "  --out DIR              where to write the files (default: the current\n"
-    "                         directory; created with mode 0700 if missing)\n"
-    "  --force                overwrite existing key files\n"
-    "  --encrypt              encrypt the private key (PKCS#8, AES-256-CBC,\n"
-    "                         PBKDF2-HMAC-SHA256); asks for the passphrase twice\n"
-    "                         on the terminal\n"
-    "  --passphrase-file FILE encrypt with the passphrase in FILE (one trailing\n"
-    "                         newline ignored); implies --encrypt\n"
-    "  --passphrase-env VAR   encrypt with the passphrase in environment variable\n"
-    "                         VAR; implies --encrypt\n"
-    "  --json                 print a JSON object (file names, bits, key id, public\n"
-    "                         key PEM and JWK) instead of the PEM\n"
-    "  -h, --help             show this help\n"
-    "\n"
-    "A passphrase is never taken from the command line. Commands that use the\n"
-    "key read an encrypted key's passphrase from --passphrase-file, the\n"
-    "TAAP_KEY_PASSPHRASE environment variable, or a terminal prompt.\n"
-    "\n"
-    "Exit status: 0 success, 2 usage error, 31 a key file exists (without\n"
-    "--force) or cannot be written, 1 other failures.\n";
-const cli_help cmd_keygen_help = {keygen_help_text, {{0}}, NULL};
 
 struct keygen_opts {
     unsigned bits;
@@ -57,6 +25,46 @@ struct keygen_opts {
     int json;
 };
 
+enum { OPT_BITS = 0x2801, OPT_OUT, OPT_FORCE, OPT_ENCRYPT, OPT_PFILE, OPT_PENV, OPT_JSON };
+
+static const cli_opt keygen_opts_table[] = {
+    {"bits", OPT_BITS, "N",
+     "modulus size: 2048 (default), 3072 or 4096"},
+    {"out", OPT_OUT, "DIR",
+     "where to write the files (default: the current\ndirectory; created with mode 0700 if missing)"},
+    {"force", OPT_FORCE, NULL,
+     "overwrite existing key files"},
+    {"encrypt", OPT_ENCRYPT, NULL,
+     "encrypt the private key (PKCS#8, AES-256-CBC,\nPBKDF2-HMAC-SHA256); asks for the passphrase twice\non the terminal"},
+    {"passphrase-file", OPT_PFILE, "FILE",
+     "encrypt with the passphrase in FILE (one trailing\nnewline ignored); implies --encrypt"},
+    {"passphrase-env", OPT_PENV, "VAR",
+     "encrypt with the passphrase in environment variable\nVAR; implies --encrypt"},
+    {"json", OPT_JSON, NULL,
+     "print a JSON object (file names, bits, key id, public\nkey PEM and JWK) instead of the PEM"},
+    {"help", 'h', NULL,
+     "show this help"},
+    {0}};
+const cli_help cmd_keygen_help = {
+    "usage: taap keygen [--bits 2048|3072|4096] [--out DIR] [--force] [--encrypt]\n"
+    "                   [--passphrase-file FILE] [--passphrase-env VAR] [--json]\n"
+    "\n"
+    "Create an RSA key pair for T-Mobile DevEdge: DIR/private-key.pem (PKCS#8,\n"
+    "mode 0600) and DIR/public-key.pem (SubjectPublicKeyInfo, mode 0644). The\n"
+    "public key is printed on stdout: paste it whole, BEGIN and END lines\n"
+    "included, into DevEdge \"Add key\".\n"
+    "\n",
+    {
+        {"Options:", keygen_opts_table, 25, 0, NULL},
+    },
+    "\n"
+    "A passphrase is never taken from the command line. Commands that use the\n"
+    "key read an encrypted key's passphrase from --passphrase-file, the\n"
+    "TAAP_KEY_PASSPHRASE environment variable, or a terminal prompt.\n"
+    "\n"
+    "Exit status: 0 success, 2 usage error, 31 a key file exists (without\n"
+    "--force) or cannot be written, 1 other failures.\n"};
+
 /* After the one-line error has been printed: the usage line, exit 2. */
 static int usage_exit(void)
 {
@@ -65,26 +73,15 @@ static int usage_exit(void)
     return CLI_EXIT_USAGE;
 }
 
-static int parse_args(int argc, char **argv, struct keygen_opts *o)
+static int parse_keygen(int argc, char **argv, struct keygen_opts *o)
 {
-    enum { OPT_BITS = 1000, OPT_OUT, OPT_FORCE, OPT_ENCRYPT, OPT_PFILE, OPT_PENV, OPT_JSON };
-    static const struct option longopts[] = {
-        {"bits", required_argument, NULL, OPT_BITS},
-        {"out", required_argument, NULL, OPT_OUT},
-        {"force", no_argument, NULL, OPT_FORCE},
-        {"encrypt", no_argument, NULL, OPT_ENCRYPT},
-        {"passphrase-file", required_argument, NULL, OPT_PFILE},
-        {"passphrase-env", required_argument, NULL, OPT_PENV},
-        {"json", no_argument, NULL, OPT_JSON},
-        {NULL, 0, NULL, 0},
-    };
+    cli_parser p;
+    cli_parser_init(&p, &cmd_keygen_help);
     memset(o, 0, sizeof *o);
     o->bits = 2048;
     o->out_dir = ".";
-    opterr = 0;
-    optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    while ((c = cli_next_option(&p, argc, argv)) != -1) {
         switch (c) {
         case OPT_BITS: {
             char *end = NULL;
@@ -110,7 +107,7 @@ static int parse_args(int argc, char **argv, struct keygen_opts *o)
         case OPT_PENV: o->pass_env = optarg; break;
         case OPT_JSON: o->json = 1; break;
         default:
-            return cli_bad_option(c, argv, longopts);
+            return cli_parser_bad(&p, c, argv);
         }
     }
     if (optind < argc) {
@@ -206,12 +203,11 @@ static int print_json(const struct keygen_opts *o, const char *priv_path, const 
     return CLI_EXIT_OK;
 }
 
-int cmd_keygen(int argc, char **argv)
+/* Write the key pair the options describe. */
+static int run_keygen(const struct keygen_opts *op)
 {
-    struct keygen_opts o;
-    int rc = parse_args(argc, argv, &o);
-    if (rc != CLI_EXIT_OK)
-        return rc;
+    struct keygen_opts o = *op;
+    int rc = CLI_EXIT_OK;
     if (ensure_dir(o.out_dir) != 0)
         return TAAP_E_IO;
     char *priv_path = join(o.out_dir, "private-key.pem");
@@ -266,4 +262,11 @@ done:
     free(priv_path);
     free(pub_path);
     return rc;
+}
+
+int cmd_keygen(int argc, char **argv)
+{
+    struct keygen_opts o;
+    int rc = parse_keygen(argc, argv, &o);
+    return rc != CLI_EXIT_OK ? rc : run_keygen(&o);
 }

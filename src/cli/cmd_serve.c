@@ -18,70 +18,6 @@
 #include "cli_replay.h"
 #include "taap_serve.h"
 
-static const char serve_help_text[] =
-    "usage: taap serve [--port N] [--db FILE] [--init] [OPTIONS]\n"
-    "\n"
-    "Run a local TAAP emulator: the OAuth 2.0 token endpoint (POST /oauth2/v2/tokens, also\n"
-    "v1 and v6), the Connectivity API (/iot-connectivity/v1/devices), a DevEdge-like\n"
-    "management API (/devedge/v1, see `taap admin`), GET /healthz and\n"
-    "GET /.well-known/jwks.json. State lives in SQLite; SIGTERM/SIGINT drain and exit 0.\n"
-    "\n"
-    "Server:\n"
-    "  --listen ADDR           numeric address to bind (default 127.0.0.1)\n"
-    "  --port N                TCP port (default 8080; 0 picks a free one)\n"
-    "  --port-file FILE        write the bound port to FILE once listening\n"
-    "  --db FILE               SQLite database (WAL); default: a temporary one\n"
-    "  --admin-token-file FILE admin token for the management API; created (0600) with\n"
-    "                          a random token if missing (default DB.admin-token); refused\n"
-    "                          when group or others may read it\n"
-    "  --threads N             worker threads (default 4)\n"
-    "  --no-access-log         do not log one line per request on stderr\n"
-    "  --request-log N         requests remembered for GET /devedge/v1/requests, `taap admin\n"
-    "                          requests` and the console: method, path, status, PoP verdict\n"
-    "                          and explanation, never a token or secret (default 1000)\n"
-    "\n"
-    "Limits:\n"
-    "  --max-header-bytes N    request line + headers (default 16384; more gets 431)\n"
-    "  --max-body-bytes N      request body (default 1048576; more gets 413)\n"
-    "  --max-connections N     concurrent connections (default 512)\n"
-    "  --max-connections-per-client N  connections from one client address (default 32;\n"
-    "                          at most half of --max-connections)\n"
-    "  --header-timeout S      seconds to receive a request line and its headers in all,\n"
-    "                          however slowly they trickle (default 10)\n"
-    "  --request-timeout S     idle seconds before a connection is closed: a body that\n"
-    "                          stops arriving, an idle kept-alive connection (default 30)\n"
-    "\n"
-    "Demo data:\n"
-    "  --init                  seed a demo account (application demo-app with client id and\n"
-    "                          secret, Connectivity subscription, one kit), print it, serve\n"
-    "  --init-only             the same, then exit\n"
-    "  --init-key FILE         also register this public key (PEM) for demo-app\n"
-    "  --json                  print exactly one JSON object on stdout once listening\n"
-    "                          (url, port, admin_token_file, admin_token when new,\n"
-    "                          account with --init); every other line goes to stderr\n"
-    "\n"
-    "PoP and token policy:\n"
-    "  --leeway S              clock skew allowed for PoP tokens (default 10)\n"
-    "  --max-pop-lifetime S    largest exp - iat accepted (default 120)\n"
-    "  --token-require PARTS   parts the token endpoint's PoP must cover, comma-separated or\n"
-    "                          repeated (default uri,http-method,body; body = when non-empty)\n"
-    "  --resource-require PARTS  the same for API calls\n"
-    "                          (default Authorization,uri,http-method,body)\n"
-    "  --no-replay-check       accept a PoP token's jti more than once\n"
-    "  --replay SPEC           where used jti values are remembered: memory (default),\n"
-    "                          redis://HOST[:PORT][/DB] or unix:PATH (shared with other\n"
-    "                          servers and gateways), or a SQLite FILE\n"
-    "  --token-lifetime S      access/ID token lifetime (default 3600)\n"
-    "  --secret-iterations N   PBKDF2 iterations for new client secrets (default 210000)\n"
-    "  --clock-offset S        add S seconds (may be negative) to the server's clock\n"
-    "  --now-file FILE         (testing) read the current time, in epoch seconds, from FILE\n"
-    "                          on every use\n"
-    "\n"
-    "Output: the admin token when it is first generated, the seeded account with --init,\n"
-    "then \"listening on http://ADDR:PORT\" on stdout. A busy --port is found before the\n"
-    "database is touched. Exit status 0 after a clean stop, 60 when the server cannot\n"
-    "start (address in use), 1 other start failures, 2 on a usage error.\n";
-const cli_help cmd_serve_help = {serve_help_text, {{0}}, NULL};
 
 enum {
     OPT_LISTEN = 256, OPT_PORT_FILE, OPT_DB, OPT_ADMIN_TOKEN_FILE, OPT_THREADS, OPT_NO_LOG,
@@ -90,6 +26,90 @@ enum {
     OPT_TOKEN_LIFE, OPT_SECRET_ITER, OPT_CLOCK_OFFSET, OPT_NOW_FILE, OPT_PORT, OPT_REQUEST_LOG,
     OPT_REPLAY
 };
+
+static const cli_opt serve_server_opts[] = {
+    {"listen", OPT_LISTEN, "ADDR",
+     "numeric address to bind (default 127.0.0.1)"},
+    {"port", OPT_PORT, "N",
+     "TCP port (default 8080; 0 picks a free one)"},
+    {"port-file", OPT_PORT_FILE, "FILE",
+     "write the bound port to FILE once listening"},
+    {"db", OPT_DB, "FILE",
+     "SQLite database (WAL); default: a temporary one"},
+    {"admin-token-file", OPT_ADMIN_TOKEN_FILE, "FILE",
+     "admin token for the management API; created (0600) with\na random token if missing (default DB.admin-token); refused\nwhen group or others may read it"},
+    {"threads", OPT_THREADS, "N",
+     "worker threads (default 4)"},
+    {"no-access-log", OPT_NO_LOG, NULL,
+     "do not log one line per request on stderr"},
+    {"request-log", OPT_REQUEST_LOG, "N",
+     "requests remembered for GET /devedge/v1/requests, `taap admin\nrequests` and the console: method, path, status, PoP verdict\nand explanation, never a token or secret (default 1000)"},
+    {0}};
+static const cli_opt serve_limit_opts[] = {
+    {"max-header-bytes", OPT_MAX_HEADER, "N",
+     "request line + headers (default 16384; more gets 431)"},
+    {"max-body-bytes", OPT_MAX_BODY, "N",
+     "request body (default 1048576; more gets 413)"},
+    {"max-connections", OPT_MAX_CONN, "N",
+     "concurrent connections (default 512)"},
+    {"max-connections-per-client", OPT_MAX_CONN_CLIENT, "N",
+     "connections from one client address (default 32;\nat most half of --max-connections)"},
+    {"header-timeout", OPT_HEADER_TIMEOUT, "S",
+     "seconds to receive a request line and its headers in all,\nhowever slowly they trickle (default 10)"},
+    {"request-timeout", OPT_TIMEOUT, "S",
+     "idle seconds before a connection is closed: a body that\nstops arriving, an idle kept-alive connection (default 30)"},
+    {0}};
+static const cli_opt serve_demo_opts[] = {
+    {"init", OPT_INIT, NULL,
+     "seed a demo account (application demo-app with client id and\nsecret, Connectivity subscription, one kit), print it, serve"},
+    {"init-only", OPT_INIT_ONLY, NULL,
+     "the same, then exit"},
+    {"init-key", OPT_INIT_KEY, "FILE",
+     "also register this public key (PEM) for demo-app"},
+    {"json", OPT_JSON, NULL,
+     "print exactly one JSON object on stdout once listening\n(url, port, admin_token_file, admin_token when new,\naccount with --init); every other line goes to stderr"},
+    {0}};
+static const cli_opt serve_policy_opts[] = {
+    {"leeway", OPT_LEEWAY, "S",
+     "clock skew allowed for PoP tokens (default 10)"},
+    {"max-pop-lifetime", OPT_MAX_POP, "S",
+     "largest exp - iat accepted (default 120)"},
+    {"token-require", OPT_TOKEN_REQ, "PARTS",
+     "parts the token endpoint's PoP must cover, comma-separated or\nrepeated (default uri,http-method,body; body = when non-empty)"},
+    {"resource-require", OPT_RES_REQ, "PARTS",
+     "the same for API calls\n(default Authorization,uri,http-method,body)"},
+    {"no-replay-check", OPT_NO_REPLAY, NULL,
+     "accept a PoP token's jti more than once"},
+    {"replay", OPT_REPLAY, "SPEC",
+     "where used jti values are remembered: memory (default),\nredis://HOST[:PORT][/DB] or unix:PATH (shared with other\nservers and gateways), or a SQLite FILE"},
+    {"token-lifetime", OPT_TOKEN_LIFE, "S",
+     "access/ID token lifetime (default 3600)"},
+    {"secret-iterations", OPT_SECRET_ITER, "N",
+     "PBKDF2 iterations for new client secrets (default 210000)"},
+    {"clock-offset", OPT_CLOCK_OFFSET, "S",
+     "add S seconds (may be negative) to the server's clock"},
+    {"now-file", OPT_NOW_FILE, "FILE",
+     "(testing) read the current time, in epoch seconds, from FILE\non every use"},
+    {0}};
+const cli_help cmd_serve_help = {
+    "usage: taap serve [--port N] [--db FILE] [--init] [OPTIONS]\n"
+    "\n"
+    "Run a local TAAP emulator: the OAuth 2.0 token endpoint (POST /oauth2/v2/tokens, also\n"
+    "v1 and v6), the Connectivity API (/iot-connectivity/v1/devices), a DevEdge-like\n"
+    "management API (/devedge/v1, see `taap admin`), GET /healthz and\n"
+    "GET /.well-known/jwks.json. State lives in SQLite; SIGTERM/SIGINT drain and exit 0.\n"
+    "\n",
+    {
+        {"Server:", serve_server_opts, 26, 0, NULL},
+        {"\nLimits:", serve_limit_opts, 26, 0, NULL},
+        {"\nDemo data:", serve_demo_opts, 26, 0, NULL},
+        {"\nPoP and token policy:", serve_policy_opts, 26, 0, NULL},
+    },
+    "\n"
+    "Output: the admin token when it is first generated, the seeded account with --init,\n"
+    "then \"listening on http://ADDR:PORT\" on stdout. A busy --port is found before the\n"
+    "database is touched. Exit status 0 after a clean stop, 60 when the server cannot\n"
+    "start (address in use), 1 other start failures, 2 on a usage error.\n"};
 
 static int parse_num(const char *flag, const char *v, long long lo, long long hi, long long *out)
 {
@@ -195,169 +215,145 @@ static int print_json_ready(taap_server *srv, const char *url, int created, cons
     return 0;
 }
 
-int cmd_serve(int argc, char **argv)
-{
-    static const struct option longopts[] = {
-        {"listen", required_argument, NULL, OPT_LISTEN},
-        {"port", required_argument, NULL, OPT_PORT},
-        {"port-file", required_argument, NULL, OPT_PORT_FILE},
-        {"db", required_argument, NULL, OPT_DB},
-        {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN_FILE},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {"no-access-log", no_argument, NULL, OPT_NO_LOG},
-        {"request-log", required_argument, NULL, OPT_REQUEST_LOG},
-        {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER},
-        {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY},
-        {"max-connections", required_argument, NULL, OPT_MAX_CONN},
-        {"max-connections-per-client", required_argument, NULL, OPT_MAX_CONN_CLIENT},
-        {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
-        {"request-timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"init", no_argument, NULL, OPT_INIT},
-        {"init-only", no_argument, NULL, OPT_INIT_ONLY},
-        {"init-key", required_argument, NULL, OPT_INIT_KEY},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"leeway", required_argument, NULL, OPT_LEEWAY},
-        {"max-pop-lifetime", required_argument, NULL, OPT_MAX_POP},
-        {"token-require", required_argument, NULL, OPT_TOKEN_REQ},
-        {"resource-require", required_argument, NULL, OPT_RES_REQ},
-        {"no-replay-check", no_argument, NULL, OPT_NO_REPLAY},
-        {"replay", required_argument, NULL, OPT_REPLAY},
-        {"token-lifetime", required_argument, NULL, OPT_TOKEN_LIFE},
-        {"secret-iterations", required_argument, NULL, OPT_SECRET_ITER},
-        {"clock-offset", required_argument, NULL, OPT_CLOCK_OFFSET},
-        {"now-file", required_argument, NULL, OPT_NOW_FILE},
-        {NULL, 0, NULL, 0},
-    };
+/* What the command line asked for. */
+typedef struct serve_opts {
     taap_serve_options o;
-    taap_serve_options_init(&o);
-    o.access_log = stderr;
-    o.log = stderr;
-    int init = 0, init_only = 0, as_json = 0;
-    const char *init_key = NULL, *replay_spec = NULL;
-    taap_replay *replay = NULL;
-    char **treq = NULL, **rreq = NULL;
-    size_t ntreq = 0, nrreq = 0;
-    int status = CLI_EXIT_USAGE;
+    int init, init_only, as_json;
+    const char *init_key, *replay_spec;
+    char **treq, **rreq; /* --token-require, --resource-require parts */
+    size_t ntreq, nrreq;
+} serve_opts;
+
+static int parse_serve(int argc, char **argv, serve_opts *s)
+{
+    cli_parser p;
+    cli_parser_init(&p, &cmd_serve_help);
     long long v;
     int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    while ((c = cli_next_option(&p, argc, argv)) != -1) {
         switch (c) {
-        case OPT_LISTEN: o.listen = optarg; break;
+        case OPT_LISTEN: s->o.listen = optarg; break;
         case OPT_PORT:
             if (!parse_num("--port", optarg, 0, 65535, &v))
-                goto out;
-            o.port = (unsigned)v;
+                return CLI_EXIT_USAGE;
+            s->o.port = (unsigned)v;
             break;
-        case OPT_PORT_FILE: o.port_file = optarg; break;
-        case OPT_DB: o.db_path = optarg; break;
-        case OPT_ADMIN_TOKEN_FILE: o.admin_token_file = optarg; break;
+        case OPT_PORT_FILE: s->o.port_file = optarg; break;
+        case OPT_DB: s->o.db_path = optarg; break;
+        case OPT_ADMIN_TOKEN_FILE: s->o.admin_token_file = optarg; break;
         case OPT_THREADS:
             if (!parse_num("--threads", optarg, 1, 256, &v))
-                goto out;
-            o.threads = (unsigned)v;
+                return CLI_EXIT_USAGE;
+            s->o.threads = (unsigned)v;
             break;
-        case OPT_NO_LOG: o.access_log = NULL; break;
+        case OPT_NO_LOG: s->o.access_log = NULL; break;
         case OPT_MAX_HEADER:
             if (!parse_num("--max-header-bytes", optarg, 512, 1 << 20, &v))
-                goto out;
-            o.max_header_bytes = (size_t)v;
+                return CLI_EXIT_USAGE;
+            s->o.max_header_bytes = (size_t)v;
             break;
         case OPT_MAX_BODY:
             if (!parse_num("--max-body-bytes", optarg, 0, 1LL << 30, &v))
-                goto out;
-            o.max_body_bytes = (size_t)v;
+                return CLI_EXIT_USAGE;
+            s->o.max_body_bytes = (size_t)v;
             break;
         case OPT_REQUEST_LOG:
             if (!parse_num("--request-log", optarg, 1, 100000, &v))
-                goto out;
-            o.request_log_size = (size_t)v;
+                return CLI_EXIT_USAGE;
+            s->o.request_log_size = (size_t)v;
             break;
         case OPT_MAX_CONN:
             if (!parse_num("--max-connections", optarg, 1, 100000, &v))
-                goto out;
-            o.max_connections = (unsigned)v;
+                return CLI_EXIT_USAGE;
+            s->o.max_connections = (unsigned)v;
             break;
         case OPT_MAX_CONN_CLIENT:
             if (!parse_num("--max-connections-per-client", optarg, 1, 100000, &v))
-                goto out;
-            o.max_connections_per_client = (unsigned)v;
+                return CLI_EXIT_USAGE;
+            s->o.max_connections_per_client = (unsigned)v;
             break;
         case OPT_HEADER_TIMEOUT:
             if (!parse_num("--header-timeout", optarg, 1, 86400, &v))
-                goto out;
-            o.header_timeout = (unsigned)v;
+                return CLI_EXIT_USAGE;
+            s->o.header_timeout = (unsigned)v;
             break;
         case OPT_TIMEOUT:
             if (!parse_num("--request-timeout", optarg, 1, 86400, &v))
-                goto out;
-            o.request_timeout = (unsigned)v;
+                return CLI_EXIT_USAGE;
+            s->o.request_timeout = (unsigned)v;
             break;
-        case OPT_INIT: init = 1; break;
-        case OPT_INIT_ONLY: init = init_only = 1; break;
-        case OPT_INIT_KEY: init_key = optarg; break;
-        case OPT_JSON: as_json = 1; break;
+        case OPT_INIT: s->init = 1; break;
+        case OPT_INIT_ONLY: s->init = s->init_only = 1; break;
+        case OPT_INIT_KEY: s->init_key = optarg; break;
+        case OPT_JSON: s->as_json = 1; break;
         case OPT_LEEWAY:
             if (!parse_num("--leeway", optarg, 0, 3600, &v))
-                goto out;
-            o.leeway = (unsigned)v;
+                return CLI_EXIT_USAGE;
+            s->o.leeway = (unsigned)v;
             break;
         case OPT_MAX_POP:
             if (!parse_num("--max-pop-lifetime", optarg, 1, 86400, &v))
-                goto out;
-            o.max_pop_lifetime = (unsigned)v;
+                return CLI_EXIT_USAGE;
+            s->o.max_pop_lifetime = (unsigned)v;
             break;
         case OPT_TOKEN_REQ:
-            if (!add_parts(&treq, &ntreq, optarg))
-                goto out;
+            if (!add_parts(&s->treq, &s->ntreq, optarg))
+                return CLI_EXIT_USAGE;
             break;
         case OPT_RES_REQ:
-            if (!add_parts(&rreq, &nrreq, optarg))
-                goto out;
+            if (!add_parts(&s->rreq, &s->nrreq, optarg))
+                return CLI_EXIT_USAGE;
             break;
-        case OPT_NO_REPLAY: o.no_replay_check = 1; break;
-        case OPT_REPLAY: replay_spec = optarg; break;
+        case OPT_NO_REPLAY: s->o.no_replay_check = 1; break;
+        case OPT_REPLAY: s->replay_spec = optarg; break;
         case OPT_TOKEN_LIFE:
             if (!parse_num("--token-lifetime", optarg, 1, 86400 * 366, &v))
-                goto out;
-            o.token_lifetime = (unsigned)v;
+                return CLI_EXIT_USAGE;
+            s->o.token_lifetime = (unsigned)v;
             break;
         case OPT_SECRET_ITER:
             if (!parse_num("--secret-iterations", optarg, 1000, 100000000, &v))
-                goto out;
-            o.secret_iterations = (unsigned)v;
+                return CLI_EXIT_USAGE;
+            s->o.secret_iterations = (unsigned)v;
             break;
         case OPT_CLOCK_OFFSET:
             if (!parse_num("--clock-offset", optarg, -(1LL << 40), 1LL << 40, &v))
-                goto out;
-            o.clock_offset = v;
+                return CLI_EXIT_USAGE;
+            s->o.clock_offset = v;
             break;
-        case OPT_NOW_FILE: o.now_file = optarg; break;
+        case OPT_NOW_FILE: s->o.now_file = optarg; break;
         default:
-            status = cli_bad_option(c, argv, longopts);
-            goto out;
+            return cli_parser_bad(&p, c, argv);
         }
     }
     if (optind < argc) {
         cli_errorf("unexpected argument '%s' (see taap serve --help)", argv[optind]);
-        goto out;
+        return CLI_EXIT_USAGE;
     }
-    if (init_key && !init) {
-        cli_errorf("--init-key only makes sense with --init");
-        goto out;
+    if (s->init_key && !s->init) {
+        cli_errorf("--s->init-key only makes sense with --s->init");
+        return CLI_EXIT_USAGE;
     }
-    if (replay_spec && o.no_replay_check) {
+    if (s->replay_spec && s->o.no_replay_check) {
         cli_errorf("--replay and --no-replay-check contradict each other; give one");
-        goto out;
+        return CLI_EXIT_USAGE;
     }
-    if (replay_spec && cli_replay_open(replay_spec, &replay) != 0)
-        goto out;
-    o.replay = replay;
-    o.token_require = (const char *const *)treq;
-    o.n_token_require = ntreq;
-    o.resource_require = (const char *const *)rreq;
-    o.n_resource_require = nrreq;
+    return 0;
+
+}
+
+/* Check the port, open the database, seed, listen until SIGINT/SIGTERM. */
+static int run_serve(serve_opts *s)
+{
+    taap_replay *replay = NULL;
+    int status = CLI_EXIT_USAGE;
+    if (s->replay_spec && cli_replay_open(s->replay_spec, &replay) != 0)
+        return status;
+    s->o.replay = replay;
+    s->o.token_require = (const char *const *)s->treq;
+    s->o.n_token_require = s->ntreq;
+    s->o.resource_require = (const char *const *)s->rreq;
+    s->o.n_resource_require = s->nrreq;
 
     /* Signals are taken synchronously by sigwait below; block them before
      * any worker thread exists so every thread inherits the mask. */
@@ -369,10 +365,10 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     status = CLI_EXIT_FAIL;
-    const char *host = o.listen ? o.listen : "127.0.0.1";
-    if (port_busy(host, o.port)) {
+    const char *host = s->o.listen ? s->o.listen : "127.0.0.1";
+    if (port_busy(host, s->o.port)) {
         cli_errorf("port %u on %s is in use: pick another --port, or --port 0 for a free one",
-                   o.port, host);
+                   s->o.port, host);
         status = CLI_EXIT_SERVER;
         goto out;
     }
@@ -380,24 +376,24 @@ int cmd_serve(int argc, char **argv)
     taap_server *srv = NULL;
     int created = 0;
     char *seed = NULL;
-    if (taap_serve_open(&o, &srv, &created, &err) != TAAP_OK) {
+    if (taap_serve_open(&s->o, &srv, &created, &err) != TAAP_OK) {
         cli_errorf("%s", err.message);
         goto out;
     }
     /* With --json, stdout carries only the final object. */
-    FILE *text = as_json ? stderr : stdout;
-    if (created && !as_json)
+    FILE *text = s->as_json ? stderr : stdout;
+    if (created && !s->as_json)
         fprintf(text, "admin token: %s\n  (saved in %s, mode 0600; `taap admin --admin-token-file` "
                 "reads it)\n",
                 taap_serve_admin_token(srv), taap_serve_admin_token_path(srv));
-    if (init) {
+    if (s->init) {
         char *key = NULL, *json = NULL;
         size_t key_len = 0;
-        if (init_key) {
-            FILE *f = fopen(init_key, "rb");
+        if (s->init_key) {
+            FILE *f = fopen(s->init_key, "rb");
             key = malloc(65536);
             if (!f || !key || (key_len = fread(key, 1, 65536, f)) == 0) {
-                cli_errorf("cannot read --init-key %s", init_key);
+                cli_errorf("cannot read --s->init-key %s", s->init_key);
                 if (f)
                     fclose(f);
                 free(key);
@@ -413,8 +409,8 @@ int cmd_serve(int argc, char **argv)
             taap_serve_close(srv);
             goto out;
         }
-        if (init_only) {
-            if (as_json)
+        if (s->init_only) {
+            if (s->as_json)
                 printf("%s\n", json);
             else
                 print_seed(json);
@@ -424,7 +420,7 @@ int cmd_serve(int argc, char **argv)
             status = CLI_EXIT_OK;
             goto out;
         }
-        if (!as_json)
+        if (!s->as_json)
             print_seed(json);
         seed = json;
     }
@@ -440,13 +436,13 @@ int cmd_serve(int argc, char **argv)
     snprintf(url, sizeof url, "http://%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "",
              taap_serve_port(srv));
     fprintf(text, "listening on %s\n", url);
-    if (as_json && print_json_ready(srv, url, created, seed) != 0)
+    if (s->as_json && print_json_ready(srv, url, created, seed) != 0)
         cli_errorf("cannot encode the --json object");
     free(seed);
     fflush(stdout);
     int sig = 0;
     sigwait(&sigs, &sig);
-    if (o.log)
+    if (s->o.log)
         fprintf(stderr, "taap serve: %s received, draining and stopping\n",
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
     taap_serve_stop(srv);
@@ -454,11 +450,24 @@ int cmd_serve(int argc, char **argv)
     status = CLI_EXIT_OK;
 out:
     taap_replay_free(replay); /* after taap_serve_close(): the server borrowed it */
-    for (size_t i = 0; i < ntreq; i++)
-        free(treq[i]);
-    free(treq);
-    for (size_t i = 0; i < nrreq; i++)
-        free(rreq[i]);
-    free(rreq);
+    return status;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    serve_opts s;
+    memset(&s, 0, sizeof s);
+    taap_serve_options_init(&s.o);
+    s.o.access_log = stderr;
+    s.o.log = stderr;
+    int status = parse_serve(argc, argv, &s);
+    if (status == 0)
+        status = run_serve(&s);
+    for (size_t i = 0; i < s.ntreq; i++)
+        free(s.treq[i]);
+    free(s.treq);
+    for (size_t i = 0; i < s.nrreq; i++)
+        free(s.rreq[i]);
+    free(s.rreq);
     return status;
 }
