@@ -23,111 +23,6 @@
 #include "taap/postman.h"
 #include "util.h"
 
-static const char run_help_text[] =
-    "usage: taap run COLLECTION [-e ENV] [-g GLOBALS] [-d DATA] [options]\n"
-    "\n"
-    "Run a Postman collection (format v2.0/v2.1) like `newman run`: every\n"
-    "request that carries an X-Authorization header (or all requests with\n"
-    "--taap) gets a fresh PoP token signed natively over exactly the bytes sent;\n"
-    "the OAuth token request's access_token/id_token are captured into the\n"
-    "variables the collection uses and refreshed before expiry and after a 401.\n"
-    "Pre-request and test scripts run in Postman's own sandbox (node with npm\n"
-    "postman-sandbox, one process per worker), in Newman's order; their\n"
-    "assertions decide whether a request passed. A pre-request script that signs\n"
-    "a PoP with jsrsasign is replaced by native signing (jsrsasign is never\n"
-    "downloaded); the rest of it still runs. Scripts are code: they run with\n"
-    "your rights (see docs/SECURITY.md); use --ignore-scripts for a collection\n"
-    "you do not trust.\n"
-    "\n"
-    "Inputs (the collection and -e may be a file, an http(s):// URL, or - for\n"
-    "standard input):\n"
-    "  -e, --environment FILE       Postman environment (enabled:false honoured)\n"
-    "  -g, --globals FILE           Postman globals\n"
-    "  -d, --iteration-data FILE    CSV (RFC 4180) or JSON array; values stay strings\n"
-    "  -n, --iteration-count N      iterations (default: data rows, else 1)\n"
-    "      --folder NAME            run only this folder or request (name, id or\n"
-    "                               path A/B); repeatable\n"
-    "      --env-var KEY=VALUE      set an environment variable (repeatable)\n"
-    "      --global-var KEY=VALUE   set a global variable (repeatable)\n"
-    "      --working-dir DIR        base directory for file bodies and uploads\n"
-    "      --no-insecure-file-read  refuse files outside --working-dir\n"
-    "\n"
-    "Requests:\n"
-    "      --delay-request MS       pause between requests\n"
-    "      --timeout-request MS     per-request timeout (default: none)\n"
-    "      --retry N                retry transport errors and 5xx N times, each\n"
-    "                               with a fresh PoP\n"
-    "  -j, --jobs N                 run N iterations in parallel (one shared token)\n"
-    "      --bail [folder|failure]  stop at the first failed request (`folder`\n"
-    "                               alone: only refuse an unknown --folder,\n"
-    "                               which taap always does)\n"
-    "      --ignore-redirects       do not follow 3xx responses\n"
-    "  -k, --insecure               do not verify TLS certificates\n"
-    "      --cacert FILE            CA bundle for TLS\n"
-    "      --connect-to H:P:H2:P2   connect to H2:P2 for requests to H:P (like curl)\n"
-    "      --expect-status RANGE    pass when the status is in RANGE (2xx, 200,\n"
-    "                               200-204, comma-separated); a request with\n"
-    "                               test scripts must also pass them; without\n"
-    "                               test scripts the default is 2xx\n"
-    "      --strict-vars            an unresolved {{variable}} fails the request\n"
-    "\n"
-    "Scripts:\n"
-    "      --ignore-scripts         do not run scripts: each is listed, and their\n"
-    "                               assertions count as not run (never as passed)\n"
-    "      --timeout-script MS      stop a script after MS milliseconds (default: none)\n"
-    "                               (node: $TAAP_NODE, else PATH; the sandbox:\n"
-    "                               $TAAP_SANDBOX_DIR, else the one installed with taap)\n"
-    "\n"
-    "TAAP:\n"
-    "      --taap                   sign every request with a PoP token\n"
-    "      --key FILE               private key for PoP tokens (else $TAAP_PRIVATE_KEY,\n"
-    "                               else the profile's private_key, else a PEM in the\n"
-    "                               environment, e.g. privateKey)\n"
-    "      --profile NAME           profile to take the key from (else $TAAP_PROFILE)\n"
-    "      --passphrase-file FILE   passphrase of an encrypted --key (else\n"
-    "                               $TAAP_KEY_PASSPHRASE)\n"
-    "      --token-var NAME         variable that receives the access token (default:\n"
-    "                               the one the collection's test script sets, else\n"
-    "                               access_token)\n"
-    "\n"
-    "Output:\n"
-    "  -r, --reporters LIST         cli,json,junit (default cli); json and junit\n"
-    "                               are in Newman's report shapes\n"
-    "      --reporter-json-export FILE   JSON report (default taap-run-report.json)\n"
-    "      --reporter-junit-export FILE  JUnit XML (default taap-run-report.xml)\n"
-    "      --json                   print the JSON report on stdout instead of lines\n"
-    "  -q, --quiet                  no per-request lines (summary and errors only)\n"
-    "      --silent                 no CLI reporter output at all (errors only)\n"
-    "      --verbose                request headers and timing phases per request\n"
-    "      --color on|off|auto      colour the CLI output (auto: on a terminal)\n"
-    "      --disable-unicode        draw with ASCII only (also without a UTF-8 locale,\n"
-    "                               e.g. LC_ALL=C)\n"
-    "      --reporter-cli-no-summary     leave out the summary table\n"
-    "      --reporter-cli-no-failures    leave out the numbered failure list\n"
-    "      --reporter-cli-no-assertions  leave out the per-assertion lines\n"
-    "  -x, --suppress-exit-code     exit 0 whatever the requests' outcome\n"
-    "      --export-collection FILE  write the collection as run\n"
-    "      --export-environment FILE    write the environment after the run\n"
-    "      --export-globals FILE        write the globals after the run (both keep\n"
-    "                               types, enabled flags and secret markers; written\n"
-    "                               atomically with mode 0600; may be the input file)\n"
-    "      --no-redact              show tokens and secrets in output and reports\n"
-    "                               (redacted by default)\n"
-    "      --now-file FILE          (testing) read the current time, in epoch seconds,\n"
-    "                               from FILE (as `taap serve --now-file`)\n"
-    "\n"
-    "SIGINT or SIGTERM stops the run: no new request starts, those in flight\n"
-    "finish, every requested report and export is written with what ran\n"
-    "(marked interrupted), and taap exits 130 (SIGINT) or 143 (SIGTERM).\n"
-    "\n"
-    "Exit status: 0 every request met its expectation; 1 a request failed its\n"
-    "expectation or an assertion failed or did not run, or a script threw; 2\n"
-    "usage, unreadable or invalid collection/environment/data, unknown --folder,\n"
-    "no key, scripts that cannot run (node or the sandbox missing: the message\n"
-    "names the command that installs it), or an unresolved variable under\n"
-    "--strict-vars; 50 a transport error (connect, TLS,\n"
-    "timeout); 130/143 interrupted; see taap help exit-status.\n";
-const cli_help cmd_run_help = {run_help_text, {{0}}, NULL};
 
 enum {
     OPT_FOLDER = 1000,
@@ -708,54 +603,142 @@ static void print_cli_end(run_cli *c, const taap_run_result *res)
 
 /* ---- the command line ------------------------------------------------------------ */
 
-static const struct option run_longs[] = {
-    {"environment", required_argument, NULL, 'e'},
-    {"globals", required_argument, NULL, 'g'},
-    {"iteration-data", required_argument, NULL, 'd'},
-    {"iteration-count", required_argument, NULL, 'n'},
-    {"folder", required_argument, NULL, OPT_FOLDER},
-    {"delay-request", required_argument, NULL, OPT_DELAY},
-    {"timeout-request", required_argument, NULL, OPT_TIMEOUT},
-    {"timeout-script", required_argument, NULL, OPT_TIMEOUT_SCRIPT},
-    {"bail", optional_argument, NULL, OPT_BAIL},
-    {"insecure", no_argument, NULL, 'k'},
-    {"ignore-redirects", no_argument, NULL, OPT_IGNORE_REDIRECTS},
-    {"env-var", required_argument, NULL, OPT_ENV_VAR},
-    {"global-var", required_argument, NULL, OPT_GLOBAL_VAR},
-    {"export-environment", required_argument, NULL, OPT_EXPORT_ENV},
-    {"export-globals", required_argument, NULL, OPT_EXPORT_GLOBALS},
-    {"export-collection", required_argument, NULL, OPT_EXPORT_COLLECTION},
-    {"reporters", required_argument, NULL, 'r'},
-    {"reporter-json-export", required_argument, NULL, OPT_JSON_EXPORT},
-    {"reporter-junit-export", required_argument, NULL, OPT_JUNIT_EXPORT},
-    {"reporter-cli-no-summary", no_argument, NULL, OPT_NO_SUMMARY},
-    {"reporter-cli-no-failures", no_argument, NULL, OPT_NO_FAILURES},
-    {"reporter-cli-no-assertions", no_argument, NULL, OPT_NO_ASSERTIONS},
-    {"expect-status", required_argument, NULL, OPT_EXPECT},
-    {"retry", required_argument, NULL, OPT_RETRY},
-    {"jobs", required_argument, NULL, 'j'},
-    {"strict-vars", no_argument, NULL, OPT_STRICT},
-    {"taap", no_argument, NULL, OPT_TAAP},
-    {"token-var", required_argument, NULL, OPT_TOKEN_VAR},
-    {"key", required_argument, NULL, OPT_KEY},
-    {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
-    {"no-redact", no_argument, NULL, OPT_NO_REDACT},
-    {"connect-to", required_argument, NULL, OPT_CONNECT_TO},
-    {"cacert", required_argument, NULL, OPT_CACERT},
-    {"working-dir", required_argument, NULL, OPT_WORKDIR},
-    {"no-insecure-file-read", no_argument, NULL, OPT_NO_INSECURE_FILE_READ},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"quiet", no_argument, NULL, 'q'},
-    {"silent", no_argument, NULL, OPT_SILENT},
-    {"verbose", no_argument, NULL, OPT_VERBOSE},
-    {"color", required_argument, NULL, OPT_COLOR},
-    {"disable-unicode", no_argument, NULL, OPT_DISABLE_UNICODE},
-    {"suppress-exit-code", no_argument, NULL, 'x'},
-    {"now-file", required_argument, NULL, OPT_NOW_FILE},
-    {"profile", required_argument, NULL, OPT_PROFILE},
-    {"ignore-scripts", no_argument, NULL, OPT_IGNORE_SCRIPTS},
-    {NULL, 0, NULL, 0},
-};
+static const cli_opt run_input_opts[] = {
+    {"environment", 'e', "FILE",
+     "Postman environment (enabled:false honoured)"},
+    {"globals", 'g', "FILE",
+     "Postman globals"},
+    {"iteration-data", 'd', "FILE",
+     "CSV (RFC 4180) or JSON array; values stay strings"},
+    {"iteration-count", 'n', "N",
+     "iterations (default: data rows, else 1)"},
+    {"folder", OPT_FOLDER, "NAME",
+     "run only this folder or request (name, id or\npath A/B); repeatable"},
+    {"env-var", OPT_ENV_VAR, "KEY=VALUE",
+     "set an environment variable (repeatable)"},
+    {"global-var", OPT_GLOBAL_VAR, "KEY=VALUE",
+     "set a global variable (repeatable)"},
+    {"working-dir", OPT_WORKDIR, "DIR",
+     "base directory for file bodies and uploads"},
+    {"no-insecure-file-read", OPT_NO_INSECURE_FILE_READ, NULL,
+     "refuse files outside --working-dir"},
+    {0}};
+static const cli_opt run_request_opts[] = {
+    {"delay-request", OPT_DELAY, "MS",
+     "pause between requests"},
+    {"timeout-request", OPT_TIMEOUT, "MS",
+     "per-request timeout (default: none)"},
+    {"retry", OPT_RETRY, "N",
+     "retry transport errors and 5xx N times, each\nwith a fresh PoP"},
+    {"jobs", 'j', "N",
+     "run N iterations in parallel (one shared token)"},
+    {"bail", OPT_BAIL, "[folder|failure]",
+     "stop at the first failed request (`folder`\nalone: only refuse an unknown --folder,\nwhich taap always does)"},
+    {"ignore-redirects", OPT_IGNORE_REDIRECTS, NULL,
+     "do not follow 3xx responses"},
+    {"insecure", 'k', NULL,
+     "do not verify TLS certificates"},
+    {"cacert", OPT_CACERT, "FILE",
+     "CA bundle for TLS"},
+    {"connect-to", OPT_CONNECT_TO, "H:P:H2:P2",
+     "connect to H2:P2 for requests to H:P (like curl)"},
+    {"expect-status", OPT_EXPECT, "RANGE",
+     "pass when the status is in RANGE (2xx, 200,\n200-204, comma-separated); a request with\ntest scripts must also pass them; without\ntest scripts the default is 2xx"},
+    {"strict-vars", OPT_STRICT, NULL,
+     "an unresolved {{variable}} fails the request"},
+    {0}};
+static const cli_opt run_script_opts[] = {
+    {"ignore-scripts", OPT_IGNORE_SCRIPTS, NULL,
+     "do not run scripts: each is listed, and their\nassertions count as not run (never as passed)"},
+    {"timeout-script", OPT_TIMEOUT_SCRIPT, "MS",
+     "stop a script after MS milliseconds (default: none)\n(node: $TAAP_NODE, else PATH; the sandbox:\n$TAAP_SANDBOX_DIR, else the one installed with taap)"},
+    {0}};
+static const cli_opt run_taap_opts[] = {
+    {"taap", OPT_TAAP, NULL,
+     "sign every request with a PoP token"},
+    {"key", OPT_KEY, "FILE",
+     "private key for PoP tokens (else $TAAP_PRIVATE_KEY,\nelse the profile's private_key, else a PEM in the\nenvironment, e.g. privateKey)"},
+    {"profile", OPT_PROFILE, "NAME",
+     "profile to take the key from (else $TAAP_PROFILE)"},
+    {"passphrase-file", OPT_PASSFILE, "FILE",
+     "passphrase of an encrypted --key (else\n$TAAP_KEY_PASSPHRASE)"},
+    {"token-var", OPT_TOKEN_VAR, "NAME",
+     "variable that receives the access token (default:\nthe one the collection's test script sets, else\naccess_token)"},
+    {0}};
+static const cli_opt run_output_opts[] = {
+    {"reporters", 'r', "LIST",
+     "cli,json,junit (default cli); json and junit\nare in Newman's report shapes"},
+    {"reporter-json-export", OPT_JSON_EXPORT, "FILE",
+     "JSON report (default taap-run-report.json)"},
+    {"reporter-junit-export", OPT_JUNIT_EXPORT, "FILE",
+     "JUnit XML (default taap-run-report.xml)"},
+    {"json", OPT_JSON, NULL,
+     "print the JSON report on stdout instead of lines"},
+    {"quiet", 'q', NULL,
+     "no per-request lines (summary and errors only)"},
+    {"silent", OPT_SILENT, NULL,
+     "no CLI reporter output at all (errors only)"},
+    {"verbose", OPT_VERBOSE, NULL,
+     "request headers and timing phases per request"},
+    {"color", OPT_COLOR, "on|off|auto",
+     "colour the CLI output (auto: on a terminal)"},
+    {"disable-unicode", OPT_DISABLE_UNICODE, NULL,
+     "draw with ASCII only (also without a UTF-8 locale,\ne.g. LC_ALL=C)"},
+    {"reporter-cli-no-summary", OPT_NO_SUMMARY, NULL,
+     "leave out the summary table"},
+    {"reporter-cli-no-failures", OPT_NO_FAILURES, NULL,
+     "leave out the numbered failure list"},
+    {"reporter-cli-no-assertions", OPT_NO_ASSERTIONS, NULL,
+     "leave out the per-assertion lines"},
+    {"suppress-exit-code", 'x', NULL,
+     "exit 0 whatever the requests' outcome"},
+    {"export-collection", OPT_EXPORT_COLLECTION, "FILE",
+     "write the collection as run"},
+    {"export-environment", OPT_EXPORT_ENV, "FILE",
+     "write the environment after the run"},
+    {"export-globals", OPT_EXPORT_GLOBALS, "FILE",
+     "write the globals after the run (both keep\ntypes, enabled flags and secret markers; written\natomically with mode 0600; may be the input file)"},
+    {"no-redact", OPT_NO_REDACT, NULL,
+     "show tokens and secrets in output and reports\n(redacted by default)"},
+    {"now-file", OPT_NOW_FILE, "FILE",
+     "(testing) read the current time, in epoch seconds,\nfrom FILE (as `taap serve --now-file`)"},
+    {0}};
+const cli_help cmd_run_help = {
+    "usage: taap run COLLECTION [-e ENV] [-g GLOBALS] [-d DATA] [options]\n"
+    "\n"
+    "Run a Postman collection (format v2.0/v2.1) like `newman run`: every\n"
+    "request that carries an X-Authorization header (or all requests with\n"
+    "--taap) gets a fresh PoP token signed natively over exactly the bytes sent;\n"
+    "the OAuth token request's access_token/id_token are captured into the\n"
+    "variables the collection uses and refreshed before expiry and after a 401.\n"
+    "Pre-request and test scripts run in Postman's own sandbox (node with npm\n"
+    "postman-sandbox, one process per worker), in Newman's order; their\n"
+    "assertions decide whether a request passed. A pre-request script that signs\n"
+    "a PoP with jsrsasign is replaced by native signing (jsrsasign is never\n"
+    "downloaded); the rest of it still runs. Scripts are code: they run with\n"
+    "your rights (see docs/SECURITY.md); use --ignore-scripts for a collection\n"
+    "you do not trust.\n"
+    "\n",
+    {
+        {"Inputs (the collection and -e may be a file, an http(s):// URL, or - for\n"
+         "standard input):", run_input_opts, 31, 1, NULL},
+        {"\nRequests:", run_request_opts, 31, 1, NULL},
+        {"\nScripts:", run_script_opts, 31, 1, NULL},
+        {"\nTAAP:", run_taap_opts, 31, 1, NULL},
+        {"\nOutput:", run_output_opts, 31, 1, NULL},
+    },
+    "\n"
+    "SIGINT or SIGTERM stops the run: no new request starts, those in flight\n"
+    "finish, every requested report and export is written with what ran\n"
+    "(marked interrupted), and taap exits 130 (SIGINT) or 143 (SIGTERM).\n"
+    "\n"
+    "Exit status: 0 every request met its expectation; 1 a request failed its\n"
+    "expectation or an assertion failed or did not run, or a script threw; 2\n"
+    "usage, unreadable or invalid collection/environment/data, unknown --folder,\n"
+    "no key, scripts that cannot run (node or the sandbox missing: the message\n"
+    "names the command that installs it), or an unresolved variable under\n"
+    "--strict-vars; 50 a transport error (connect, TLS,\n"
+    "timeout); 130/143 interrupted; see taap help exit-status.\n"};
 
 /* Newman writes `--bail failure` with a space: take the next word when it
  * is one of --bail's. */
@@ -773,7 +756,8 @@ static const char *bail_word(int argc, char **argv)
 }
 
 /* One option into c/o. 0, or -1 after printing what was wrong. */
-static int run_option(run_cli *c, taap_run_options *o, int ch, int argc, char **argv)
+static int run_option(run_cli *c, taap_run_options *o, int ch, int argc, char **argv,
+                      const cli_parser *p)
 {
     unsigned u = 0;
     switch (ch) {
@@ -842,18 +826,18 @@ static int run_option(run_cli *c, taap_run_options *o, int ch, int argc, char **
         return 0;
     case OPT_PROFILE: c->profile = optarg; return 0;
     default:
-        cli_bad_option(ch, argv, run_longs);
+        cli_parser_bad(p, ch, argv);
         return -1;
     }
 }
 
 static int parse_run(int argc, char **argv, run_cli *c, taap_run_options *o)
 {
-    optind = 1;
-    opterr = 0;
+    cli_parser p;
+    cli_parser_init(&p, &cmd_run_help);
     int ch;
-    while ((ch = getopt_long(argc, argv, ":e:g:d:n:kr:j:qx", run_longs, NULL)) != -1)
-        if (run_option(c, o, ch, argc, argv))
+    while ((ch = cli_next_option(&p, argc, argv)) != -1)
+        if (run_option(c, o, ch, argc, argv, &p))
             return -1;
     if (optind + 1 != argc) {
         cli_errorf(optind >= argc ? "no collection given (usage: taap run COLLECTION [options])"
