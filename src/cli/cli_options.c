@@ -48,6 +48,22 @@ const char *cli_option_suggest(const char *name, const struct option *longopts)
     return best && best_d <= 2 && best_d * 2 < len ? best : NULL;
 }
 
+/* The message for unknown option `opt` ("--jsno"), with a suggestion from
+ * `longopts` (may be NULL). */
+static int unknown_option(const char *opt, const struct option *longopts)
+{
+    const char *name = opt;
+    while (*name == '-')
+        name++;
+    const char *guess = longopts ? cli_option_suggest(name, longopts) : NULL;
+    if (guess)
+        cli_errorf("unknown option '%s' (did you mean '--%s'?); see %s --help", opt, guess,
+                   cli_progname);
+    else
+        cli_errorf("unknown option '%s'; see %s --help", opt, cli_progname);
+    return CLI_EXIT_USAGE;
+}
+
 int cli_bad_option(int c, char **argv, const struct option *longopts)
 {
     char opt[MAX_NAME + 3];
@@ -63,19 +79,6 @@ int cli_bad_option(int c, char **argv, const struct option *longopts)
         cli_errorf("option '%s' needs a value; see %s --help", opt, cli_progname);
         return CLI_EXIT_USAGE;
     }
-    return cli_unknown_option(opt, is_long ? longopts : NULL);
+    return unknown_option(opt, is_long ? longopts : NULL);
 }
 
-int cli_unknown_option(const char *opt, const struct option *longopts)
-{
-    const char *name = opt;
-    while (*name == '-')
-        name++;
-    const char *guess = longopts ? cli_option_suggest(name, longopts) : NULL;
-    if (guess)
-        cli_errorf("unknown option '%s' (did you mean '--%s'?); see %s --help", opt, guess,
-                   cli_progname);
-    else
-        cli_errorf("unknown option '%s'; see %s --help", opt, cli_progname);
-    return CLI_EXIT_USAGE;
-}

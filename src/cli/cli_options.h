@@ -1,10 +1,11 @@
 /*
  * cli_options.h — the one way a taap command reports a bad option.
  *
- * Every command parses with getopt_long, opterr = 0 and an optstring that
- * starts with ':', so getopt prints nothing and returns '?' (unknown
- * option) or ':' (missing value); the command then returns
- * cli_bad_option(), which prints one line in one format:
+ * Every command parses through its option table (cli_help.h): getopt_long
+ * with opterr = 0 and an optstring that starts with ':', so getopt prints
+ * nothing and returns '?' (unknown option) or ':' (missing value); the
+ * command then returns cli_parser_bad() → cli_bad_option(), which prints
+ * one line in one format:
  *
  *   taap pop: unknown option '--jsno' (did you mean '--json'?); see taap pop --help
  *   taap pop: option '--key' needs a value; see taap pop --help
@@ -16,11 +17,6 @@
 
 /* `c` is getopt_long's result, `argv` the command's; returns CLI_EXIT_USAGE. */
 int cli_bad_option(int c, char **argv, const struct option *longopts);
-
-/* The message for unknown option `opt` ("--jsno"), with a suggestion from
- * `longopts` (may be NULL); returns CLI_EXIT_USAGE. For commands that do
- * not parse with getopt (taap admin). */
-int cli_unknown_option(const char *opt, const struct option *longopts);
 
 /* The long option closest to `name` (without dashes), or NULL when none is
  * close enough to be a likely typo. */

@@ -21,22 +21,17 @@
  * sends none at all. Whatever is chosen is in the taap_request, so what is
  * signed is what is sent.
  *
- * Use from a command's getopt_long loop:
+ * Use from a command's option loop (the command's option table, cli_help.h,
+ * lists -X, -H, -d, --data-raw, --data-binary and --url with these keys):
  *
- *     static const struct option longopts[] = {
- *         CLI_REQUEST_LONGOPTS,
- *         {"json", no_argument, NULL, 'j'},
- *         {0, 0, 0, 0}};
- *     cli_request rq;
- *     cli_request_init(&rq);
- *     while ((c = getopt_long(argc, argv, CLI_REQUEST_SHORTOPTS "j", longopts, NULL)) != -1) {
+ *     while ((c = cli_next_option(&p, argc, argv)) != -1) {
  *         switch (c) {
- *         case 'j': ...; break;
+ *         case OPT_JSON: ...; break;
  *         default:
  *             switch (cli_request_option(&rq, c, optarg)) {
- *             case 1: break;                     // taken
- *             case 0: usage → return CLI_EXIT_USAGE; // not a request flag ('?')
- *             default: cli_request_free(&rq); return CLI_EXIT_USAGE; // bad value, printed
+ *             case 1: break;                                  // taken
+ *             case 0: return cli_parser_bad(&p, c, argv);     // not a request flag
+ *             default: return CLI_EXIT_USAGE;                 // bad value, printed
  *             }
  *         }
  *     }
@@ -61,19 +56,6 @@ enum {
     CLI_REQ_OPT_DATA_RAW,
     CLI_REQ_OPT_URL,
 };
-
-/* Short options the parser owns: add them to the command's optstring. */
-#define CLI_REQUEST_SHORTOPTS "X:H:d:"
-
-/* Entries for the command's `struct option` array. */
-#define CLI_REQUEST_LONGOPTS                                                  \
-    {"request", required_argument, NULL, 'X'},                                \
-    {"header", required_argument, NULL, 'H'},                                 \
-    {"data", required_argument, NULL, 'd'},                                   \
-    {"data-ascii", required_argument, NULL, 'd'},                             \
-    {"data-binary", required_argument, NULL, CLI_REQ_OPT_DATA_BINARY},        \
-    {"data-raw", required_argument, NULL, CLI_REQ_OPT_DATA_RAW},              \
-    {"url", required_argument, NULL, CLI_REQ_OPT_URL}
 
 /* Limits: reject, never truncate. */
 #define CLI_REQ_MAX_HEADERS 200

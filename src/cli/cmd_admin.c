@@ -44,17 +44,31 @@ static const char admin_help_text[] =
     "                                       its likely cause (--json: the full explanation,\n"
     "                                       one object a line); --follow keeps printing new\n"
     "                                       ones (every second) until interrupted\n"
-    "\n"
-    "Options:\n"
-    "  --url URL                the server (default $TAAP_ADMIN_URL, $TAAP_BASE_URL, or\n"
-    "                           http://127.0.0.1:8080)\n"
-    "  --admin-token-file FILE  file holding the admin token (default\n"
-    "                           $TAAP_ADMIN_TOKEN_FILE; `taap serve` prints where it is)\n"
-    "  --json                   print the server's JSON answer\n"
+    "\n";
+
+enum { OPT_URL = 0x2901, OPT_TOKEN_FILE, OPT_JSON, OPT_ACCOUNT, OPT_APP, OPT_IMEI, OPT_ICCID, OPT_FOLLOW };
+
+/* --account, --app, --imei, --iccid and --follow belong to commands: the
+ * Commands list above says where (help NULL keeps them out of Options). */
+static const cli_opt admin_opts_table[] = {
+    {"url", OPT_URL, "URL", "the server (default $TAAP_ADMIN_URL, $TAAP_BASE_URL, or\n"
+                            "http://127.0.0.1:8080)"},
+    {"admin-token-file", OPT_TOKEN_FILE, "FILE", "file holding the admin token (default\n"
+                                                 "$TAAP_ADMIN_TOKEN_FILE; `taap serve` prints where it is)"},
+    {"json", OPT_JSON, NULL, "print the server's JSON answer"},
+    {"account", OPT_ACCOUNT, "ACCOUNT", NULL},
+    {"app", OPT_APP, "APP", NULL},
+    {"imei", OPT_IMEI, "IMEI", NULL},
+    {"iccid", OPT_ICCID, "ICCID", NULL},
+    {"follow", OPT_FOLLOW, NULL, NULL},
+    {0}};
+
+const cli_help cmd_admin_help = {
+    admin_help_text,
+    {{"Options:", admin_opts_table, 27, 0, NULL}},
     "\n"
     "The token may also come from $TAAP_ADMIN_TOKEN. Exit status: 0 done, 1 the server\n"
-    "refused (its reason is printed), 2 usage, 50 the server could not be reached.\n";
-const cli_help cmd_admin_help = {admin_help_text, {{0}}, NULL};
+    "refused (its reason is printed), 2 usage, 50 the server could not be reached.\n"};
 
 #define MAX_WORDS 8
 
@@ -486,56 +500,44 @@ out:
 #undef DONE
 }
 
+static int parse_admin(int argc, char **argv, admin_opts *o)
+{
+    cli_parser p;
+    cli_parser_init(&p, &cmd_admin_help);
+    int c;
+    while ((c = cli_next_option(&p, argc, argv)) != -1) {
+        switch (c) {
+        case OPT_URL: o->url = optarg; break;
+        case OPT_TOKEN_FILE: o->token_file = optarg; break;
+        case OPT_JSON: o->json = 1; break;
+        case OPT_ACCOUNT: o->account = optarg; break;
+        case OPT_APP: o->app = optarg; break;
+        case OPT_IMEI: o->imei = optarg; break;
+        case OPT_ICCID: o->iccid = optarg; break;
+        case OPT_FOLLOW: o->follow = 1; break;
+        default: return cli_parser_bad(&p, c, argv);
+        }
+    }
+    /* GNU getopt has moved the command words to the end. */
+    for (; optind < argc; optind++) {
+        if (o->n >= MAX_WORDS)
+            return usage_error("too many arguments");
+        o->words[o->n++] = argv[optind];
+    }
+    return o->n == 0 ? usage_error("missing admin command") : 0;
+}
+
 int cmd_admin(int argc, char **argv)
 {
     admin_opts o;
     memset(&o, 0, sizeof o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = NULL;
-        if (strcmp(a, "--url") == 0)
-            slot = &o.url;
-        else if (strcmp(a, "--admin-token-file") == 0)
-            slot = &o.token_file;
-        else if (strcmp(a, "--account") == 0)
-            slot = &o.account;
-        else if (strcmp(a, "--app") == 0)
-            slot = &o.app;
-        else if (strcmp(a, "--imei") == 0)
-            slot = &o.imei;
-        else if (strcmp(a, "--iccid") == 0)
-            slot = &o.iccid;
-        if (slot) {
-            if (i + 1 >= argc)
-                return usage_error("option needs a value");
-            *slot = argv[++i];
-            continue;
-        }
-        if (strcmp(a, "--json") == 0) {
-            o.json = 1;
-            continue;
-        }
-        if (strcmp(a, "--follow") == 0) {
-            o.follow = 1;
-            continue;
-        }
-        if (a[0] == '-' && a[1] == '-') {
-            static const struct option known[] = {{"url", 1, 0, 0}, {"admin-token-file", 1, 0, 0},
-                                                  {"account", 1, 0, 0}, {"app", 1, 0, 0},
-                                                  {"json", 0, 0, 0}, {"follow", 0, 0, 0},
-                                                  {0, 0, 0, 0}};
-            return cli_unknown_option(a, known);
-        }
-        if (o.n >= MAX_WORDS)
-            return usage_error("too many arguments");
-        o.words[o.n++] = a;
-    }
-    if (o.n == 0)
-        return usage_error("missing admin command");
+    int rc = parse_admin(argc, argv, &o);
+    if (rc != 0)
+        return rc;
     char *token = admin_token(&o);
     if (!token)
         return CLI_EXIT_USAGE;
-    int rc = run(&o, token);
+    rc = run(&o, token);
     memset(token, 0, strlen(token));
     free(token);
     return rc;

@@ -11,7 +11,7 @@
 #include "cli_options.h"
 #include "cli_secret.h"
 
-static const char profile_help_text[] =
+static const char profile_intro[] =
     "usage: taap profile add NAME [--base-url URL] [--token-path P] [--client-id ID]\n"
     "                        [--secret-env VAR | --secret-file F | --secret-prompt |\n"
     "                         --insecure-store-secret] [--key FILE]\n"
@@ -46,16 +46,41 @@ static const char profile_help_text[] =
     "  id_token = no\n"
     "  cnf = no\n"
     "  var.ICCID = 8901260123456789012\n"
-    "\n"
-    "Exit status: 0 done; 2 usage; 31 the file cannot be written; 54 malformed file\n"
-    "or value, or no such profile (see taap help exit-status).\n";
-const cli_help cmd_profile_help = {profile_help_text, {{0}}, NULL};
+    "\n";
 
 enum {
     P_BASE = 0x2601, P_TOKEN_PATH, P_CLIENT_ID, P_SECRET_ENV, P_SECRET_FILE, P_SECRET_PROMPT,
     P_INSECURE, P_KEY, P_PASS_ENV, P_PASS_FILE, P_PASS_PROMPT, P_ID_TOKEN, P_CNF, P_CACERT,
     P_VAR, P_UNSET, P_JSON,
 };
+
+static const cli_opt profile_add_opts[] = {
+    {"base-url", P_BASE, "URL", "API and token server (http:// or https://, checked)"},
+    {"token-path", P_TOKEN_PATH, "P", "token endpoint path or URL (default /oauth2/v2/tokens)"},
+    {"client-id", P_CLIENT_ID, "ID", "DevEdge client id"},
+    {"secret-env", P_SECRET_ENV, "VAR", "the client secret is read from $VAR when a token is fetched"},
+    {"secret-file", P_SECRET_FILE, "F", "... from the 0600 file F (its absolute path is stored)"},
+    {"secret-prompt", P_SECRET_PROMPT, NULL, "... asked on the terminal"},
+    {"insecure-store-secret", P_INSECURE, NULL, "store the secret itself (from $TAAP_CLIENT_SECRET or a\n"
+                                                "prompt, never from an argument)"},
+    {"key", P_KEY, "FILE", "the private key for PoP tokens (its absolute path is stored;\n"
+                           "a public key is refused)"},
+    {"passphrase-env", P_PASS_ENV, "VAR", "the key's passphrase is read from $VAR"},
+    {"passphrase-file", P_PASS_FILE, "F", "... from the file F"},
+    {"passphrase-prompt", P_PASS_PROMPT, NULL, "... asked on the terminal"},
+    {"id-token", P_ID_TOKEN, NULL, "send X-Auth-Originator: <id_token> on API calls"},
+    {"cnf", P_CNF, NULL, "send {\"cnf\": public key} in the token request"},
+    {"cacert", P_CACERT, "F", "trust this CA bundle (PEM)"},
+    {"var", P_VAR, "NAME=VALUE", "give {{NAME}} a value (repeatable)"},
+    {"unset", P_UNSET, "KEY", "remove a key (base_url, var.ICCID, …; repeatable)"},
+    {0}};
+
+const cli_help cmd_profile_help = {
+    profile_intro,
+    {{"Options of add:", profile_add_opts, 26, 0, "`list` and `show` take --json: one JSON object (secrets never shown).\n"}},
+    "\n"
+    "Exit status: 0 done; 2 usage; 31 the file cannot be written; 54 malformed file\n"
+    "or value, or no such profile (see taap help exit-status).\n"};
 
 static int load(taap_profiles **p)
 {
@@ -114,25 +139,6 @@ static int check_key_file(const char *path)
 
 static int cmd_add(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"base-url", required_argument, NULL, P_BASE},
-        {"token-path", required_argument, NULL, P_TOKEN_PATH},
-        {"client-id", required_argument, NULL, P_CLIENT_ID},
-        {"secret-env", required_argument, NULL, P_SECRET_ENV},
-        {"secret-file", required_argument, NULL, P_SECRET_FILE},
-        {"secret-prompt", no_argument, NULL, P_SECRET_PROMPT},
-        {"insecure-store-secret", no_argument, NULL, P_INSECURE},
-        {"key", required_argument, NULL, P_KEY},
-        {"passphrase-env", required_argument, NULL, P_PASS_ENV},
-        {"passphrase-file", required_argument, NULL, P_PASS_FILE},
-        {"passphrase-prompt", no_argument, NULL, P_PASS_PROMPT},
-        {"id-token", no_argument, NULL, P_ID_TOKEN},
-        {"cnf", no_argument, NULL, P_CNF},
-        {"cacert", required_argument, NULL, P_CACERT},
-        {"var", required_argument, NULL, P_VAR},
-        {"unset", required_argument, NULL, P_UNSET},
-        {0, 0, 0, 0},
-    };
     if (argc < 2 || argv[1][0] == '-') {
         cli_errorf("give the profile name: taap profile add NAME [OPTIONS]");
         return CLI_EXIT_USAGE;
@@ -144,9 +150,10 @@ static int cmd_add(int argc, char **argv)
         return rc;
     char buf[PATH_MAX + 16];
     int c, secret_sources = 0;
-    optind = 2;
-    opterr = 0;
-    while (rc == 0 && (c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+    cli_parser parser;
+    cli_parser_init(&parser, &cmd_profile_help);
+    optind = 2; /* after NAME */
+    while (rc == 0 && (c = cli_next_option(&parser, argc, argv)) != -1) {
         switch (c) {
         case P_BASE:
             rc = check_base_url(optarg) ? CLI_EXIT_USAGE : set(p, name, "base_url", optarg);
@@ -231,7 +238,7 @@ static int cmd_add(int argc, char **argv)
             break;
         }
         case P_UNSET: rc = set(p, name, optarg, NULL); break;
-        default: rc = cli_bad_option(c, argv, lo); break;
+        default: rc = cli_parser_bad(&parser, c, argv); break;
         }
     }
     if (rc == 0 && optind < argc) {
