@@ -20,7 +20,11 @@ tty_run TERM=xterm LANG=C.UTF-8 "$TAAP" run "$tmp/c.json"
 check_grep "terminal: colour" $'\033\\[31m' "$tmp/tty"
 check_grep "terminal: UTF-8 mark" '↳ dev' "$tmp/tty"
 check_grep "terminal: box drawing" '┌' "$tmp/tty"
-check_grep "terminal: status line" 'iteration 1/1  requests 1/1  failures 1 .* req/s' "$tmp/tty"
+check_grep "terminal: status line" 'iteration 1/1  requests 1/1  failures 1 .* req/s  ETA -' "$tmp/tty"
+# with requests still to come the first status line has an ETA (the first
+# event always shows; later ones at most every 100 ms)
+tty_run TERM=xterm LANG=C.UTF-8 "$TAAP" run -n 3 "$tmp/c.json"
+check_grep "terminal: ETA while running" 'iteration 1/3  requests 1/3  failures 1 .* req/s  ETA [0-9]*m[0-5][0-9]s' "$tmp/tty"
 tty_run TERM=dumb LANG=C.UTF-8 "$TAAP" run "$tmp/c.json"
 check_nogrep "TERM=dumb: no colour" $'\033\\[3[12]m' "$tmp/tty"
 tty_run TERM=xterm NO_COLOR=1 LANG=C.UTF-8 "$TAAP" run "$tmp/c.json"
