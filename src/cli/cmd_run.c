@@ -621,7 +621,7 @@ static const cli_opt run_input_opts[] = {
     {"working-dir", OPT_WORKDIR, "DIR",
      "base directory for file bodies and uploads"},
     {"no-insecure-file-read", OPT_NO_INSECURE_FILE_READ, NULL,
-     "refuse files outside --working-dir"},
+     "refuse files outside --working-dir (like Newman:\nwarned about, the request sent without them)"},
     {0}};
 static const cli_opt run_request_opts[] = {
     {"delay-request", OPT_DELAY, "MS",
@@ -717,7 +717,11 @@ const cli_help cmd_run_help = {
     "a PoP with jsrsasign is replaced by native signing (jsrsasign is never\n"
     "downloaded); the rest of it still runs. Scripts are code: they run with\n"
     "your rights (see docs/SECURITY.md); use --ignore-scripts for a collection\n"
-    "you do not trust.\n"
+    "you do not trust. Auth helpers: noauth, basic, bearer, apikey, oauth2 (its\n"
+    "stored access token), digest (MD5, SHA-256, SHA-512-256, -sess, qop\n"
+    "auth/auth-int; a server's challenge is not answered) and OAuth 1.0\n"
+    "(HMAC-SHA1, HMAC-SHA256, HMAC-SHA512, PLAINTEXT; not RSA); another type\n"
+    "fails its request. Requests go out as Newman sends them, byte for byte.\n"
     "\n",
     {
         {"Inputs (the collection and -e may be a file, an http(s):// URL, or - for\n"

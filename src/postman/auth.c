@@ -3,6 +3,9 @@
  * per type. Each replaces any Authorization header the request had (the
  * runtime applies auth after the pre-request scripts); an empty bearer
  * token sends nothing. An unknown type is refused when a request uses it.
+ * The signing types live beside it: auth_digest.c, auth_oauth1.c. Auth is
+ * applied once the body is built (digest auth-int and OAuth 1.0 body
+ * hashes sign it), its headers placed where Newman places them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,34 @@ char *pm_basic_value(const char *user, const char *pass)
     if (c.p)
         taap_free_secret(c.p, c.cap);
     return val;
+}
+
+char *pm_auth_attr(pm_worker *w, const pm_auth *a, const char *key, pm_built *b)
+{
+    return pm_run_resolve(w, pm_kv_get(&a->attrs, key), b);
+}
+
+int pm_auth_flag(const char *v)
+{
+    return v && *v && strcmp(v, "false") != 0;
+}
+
+char *pm_url_path(const char *url)
+{
+    const char *s = strstr(url, "://");
+    const char *p = s ? s + 3 + strcspn(s + 3, "/?") : url;
+    pm_buf o = {0};
+    if (*p != '/')
+        pm_buf_put(&o, "/", 1);
+    pm_buf_puts(&o, p);
+    return pm_buf_take(&o);
+}
+
+void pm_auth_warn(pm_built *b, const char *type, const char *what)
+{
+    char msg[400];
+    snprintf(msg, sizeof msg, "runtime~%s.auth: could not sign the request: %s", type, what);
+    pm_built_warn(b, msg);
 }
 
 /* Replace every Authorization header with `value` (consumed, zeroed). */
@@ -134,6 +165,8 @@ static const auth_row auth_table[] = {
     {"bearer", auth_bearer},
     {"oauth2", auth_oauth2},
     {"apikey", auth_apikey},
+    {"digest", pm_auth_digest},
+    {"oauth1", pm_auth_oauth1},
 };
 
 int pm_auth_apply(pm_worker *w, const pm_item *it, pm_built *b)

@@ -213,6 +213,58 @@ static int method_prunes_body(const char *m)
            !strcmp(m, "UNLOCK");
 }
 
+/* JSON comments removed from a raw JSON body the way the runtime does
+ * before sending (// to the end of the line, keeping the line break and
+ * dropping a '\r' before it; slash-star blocks; nothing inside strings).
+ * In place; returns the new length. */
+static size_t strip_json_comments(char *s, size_t n)
+{
+    size_t o = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < n;) {
+        if (s[i] == '"') {
+            size_t bs = 0;
+            while (bs < i && s[i - 1 - bs] == '\\')
+                bs++;
+            if (!(bs & 1))
+                in_str = !in_str;
+        }
+        if (!in_str && i + 1 < n && s[i] == '/' && s[i + 1] == '/') {
+            i += 2;
+            while (i < n && s[i] != '\n' && !(s[i] == '\r' && i + 1 < n && s[i + 1] == '\n'))
+                i++;
+            if (i < n && s[i] == '\r')
+                i++;
+            continue;
+        }
+        if (!in_str && i + 1 < n && s[i] == '/' && s[i + 1] == '*') {
+            i += 2;
+            while (i < n && !(s[i] == '*' && i + 1 < n && s[i + 1] == '/'))
+                i++;
+            i = i < n ? i + 2 : n;
+            continue;
+        }
+        s[o++] = s[i++];
+    }
+    s[o] = '\0';
+    return o;
+}
+
+/* Is a raw body JSON for the runtime: options.raw.language "json", or no
+ * language and a Content-Type application/json or application/…+json. */
+static int raw_is_json(const pm_body *bd, const pm_built *b)
+{
+    if (bd->language)
+        return !strcmp(bd->language, "json");
+    int i = pm_hdr_find(b, "Content-Type");
+    if (i < 0 || strncmp(b->hv[i], "application/", 12))
+        return 0;
+    const char *t = b->hv[i] + 12;
+    size_t n = strcspn(t, " \t\r\n");
+    return (n >= 4 && !strncmp(t + n - 4, "json", 4) && (n == 4 || t[n - 5] == '+')) ||
+           !strncmp(t, "json", 4);
+}
+
 /* A GraphQL body the way the runtime writes it: with variables given as a
  * string, the string is spliced in as written (empty: left out); as a JSON
  * value, JSON.stringify({query, operationName, variables}). Either way the
@@ -243,9 +295,10 @@ static int build_graphql(pm_worker *w, const pm_body *bd, pm_buf *o, pm_built *b
 
 /* The body and its implicit Content-Type (when the request has none). The
  * runtime's body builder adds it for raw and GraphQL bodies before the
- * system headers (Accept); for urlencoded and multipart bodies the HTTP
- * client adds it after every header: *late gets those. */
-static int build_body(pm_worker *w, const pm_item *it, pm_built *b, char *late, size_t late_cap)
+ * system headers (Accept): *early; for urlencoded and multipart bodies the
+ * HTTP client adds it after every header: *late. The caller adds them. */
+static int build_body(pm_worker *w, const pm_item *it, pm_built *b, char *early, char *late,
+                      size_t cap)
 {
     pm_run *cx = w->cx;
     const pm_body *bd = &it->body;
@@ -265,6 +318,8 @@ static int build_body(pm_worker *w, const pm_item *it, pm_built *b, char *late, 
             return -1;
         b->body_len = strlen(s);
         b->body = s;
+        if (raw_is_json(bd, b) && (strstr(s, "//") || strstr(s, "/*")))
+            b->body_len = strip_json_comments(s, b->body_len);
         const char *lang = bd->language ? bd->language : "text";
         implicit_ct = !strcmp(lang, "json")         ? "application/json"
                       : !strcmp(lang, "javascript") ? "application/javascript"
@@ -299,6 +354,7 @@ static int build_body(pm_worker *w, const pm_item *it, pm_built *b, char *late, 
         }
         b->body_len = o.len;
         b->body = pm_buf_take(&o);
+        b->form = 1;
         implicit_ct = "application/x-www-form-urlencoded";
         break;
     }
@@ -418,13 +474,10 @@ static int build_body(pm_worker *w, const pm_item *it, pm_built *b, char *late, 
         snprintf(b->err, sizeof b->err, "out of memory");
         return -1;
     }
-    if (!implicit_ct || pm_hdr_find(b, "Content-Type") >= 0)
-        return 0;
-    if (bd->mode == PM_BODY_URLENCODED || bd->mode == PM_BODY_FORMDATA) {
-        snprintf(late, late_cap, "%s", implicit_ct);
-        return 0;
-    }
-    return pm_hdr_add(b, "Content-Type", implicit_ct);
+    if (implicit_ct)
+        snprintf(bd->mode == PM_BODY_URLENCODED || bd->mode == PM_BODY_FORMDATA ? late : early,
+                 cap, "%s", implicit_ct);
+    return 0;
 }
 
 static int hex_val(unsigned char c)
@@ -435,8 +488,7 @@ static int hex_val(unsigned char c)
                                   : -1;
 }
 
-/* %XX decoded copy of s[0..n) (malloc'd). */
-static char *pct_decode(const char *s, size_t n)
+char *pm_pct_decode(const char *s, size_t n, int plus_space, size_t *len)
 {
     char *o = malloc(n + 1);
     size_t k = 0;
@@ -447,11 +499,13 @@ static char *pct_decode(const char *s, size_t n)
             o[k++] = (char)(hi * 16 + lo);
             i += 2;
         } else {
-            o[k++] = s[i];
+            o[k++] = plus_space && s[i] == '+' ? ' ' : s[i];
         }
     }
     if (o)
         o[k] = '\0';
+    if (len)
+        *len = k;
     return o;
 }
 
@@ -474,8 +528,8 @@ static char *take_userinfo(char *url)
     size_t ulen = (size_t)(at - auth);
     const char *colon = memchr(auth, ':', ulen);
     size_t nl = colon ? (size_t)(colon - auth) : ulen;
-    char *user = pct_decode(auth, nl);
-    char *pass = colon ? pct_decode(colon + 1, ulen - nl - 1) : taap_strdup("");
+    char *user = pm_pct_decode(auth, nl, 0, NULL);
+    char *pass = colon ? pm_pct_decode(colon + 1, ulen - nl - 1, 0, NULL) : taap_strdup("");
     char *val = user && pass ? pm_basic_value(user, pass) : NULL;
     taap_free_secret_str(user);
     taap_free_secret_str(pass);
@@ -574,24 +628,36 @@ static int build_rest(pm_worker *w, const pm_plan_item *pi, pm_built *b, const c
     }
     b->pop = cx->pop_all || pm_hdr_find(b, "X-Authorization") >= 0;
     b->uses_token = pm_mentions_token(cx, it);
+    /* The body is built before auth (digest auth-int and OAuth 1.0 sign
+     * it), but its headers go where Newman puts them: the collection's
+     * headers, auth's, a raw or GraphQL body's Content-Type, the runtime's
+     * system header Accept, then what its HTTP client adds: a urlencoded
+     * body's Content-Type, the URL's credentials (unless auth set
+     * Authorization), a multipart boundary. */
+    char early_ct[128] = "", late_ct[128] = "";
+    if (!method_prunes_body(b->method) &&
+        build_body(w, it, b, early_ct, late_ct, sizeof late_ct) != 0)
+        return -1;
+    /* a JSON raw body's Content-Type is added before auth: the runtime's
+     * comment-stripping step builds that body (and its header) first */
+    if (early_ct[0] && it->body.mode == PM_BODY_RAW && it->body.language &&
+        !strcmp(it->body.language, "json") && pm_hdr_find(b, "Content-Type") < 0 &&
+        pm_hdr_add(b, "Content-Type", early_ct) != 0)
+        return -1;
     if (pm_auth_apply(w, it, b) != 0)
         return -1;
-    /* Newman's order: the collection's headers, auth's, a raw or GraphQL
-     * body's Content-Type, the runtime's system header Accept, then what its
-     * HTTP client adds: a urlencoded body's Content-Type, the URL's
-     * credentials (unless auth set Authorization), a multipart boundary */
-    char late_ct[128] = "";
-    if (!method_prunes_body(b->method) && build_body(w, it, b, late_ct, sizeof late_ct) != 0)
+    int has_ct = pm_hdr_find(b, "Content-Type") >= 0;
+    if (early_ct[0] && !has_ct && pm_hdr_add(b, "Content-Type", early_ct) != 0)
         return -1;
     if (pm_hdr_find(b, "Accept") < 0 && pm_hdr_add(b, "Accept", "*/*") != 0)
         return -1;
     int multipart = !strncmp(late_ct, "multipart/", 10);
-    if (late_ct[0] && !multipart && pm_hdr_add(b, "Content-Type", late_ct) != 0)
+    if (late_ct[0] && !has_ct && !multipart && pm_hdr_add(b, "Content-Type", late_ct) != 0)
         return -1;
     if (userinfo && pm_hdr_find(b, "Authorization") < 0 &&
         pm_hdr_add(b, "Authorization", userinfo) != 0)
         return -1;
-    if (multipart && pm_hdr_add(b, "Content-Type", late_ct) != 0)
+    if (multipart && !has_ct && pm_hdr_add(b, "Content-Type", late_ct) != 0)
         return -1;
     if (b->body_file && file_headers(b) != 0)
         return -1;

@@ -54,9 +54,13 @@ typedef pm_transport *(*pm_transport_open_fn)(void *ctx);
 pm_transport *pm_transport_curl_open(void *ctx);
 
 /* What taap_run_collection plugs in; tests give their own. */
+/* Random bytes (nonces of the auth helpers); fill buf[0..n). */
+typedef void (*pm_random_fn)(void *ctx, unsigned char *buf, size_t n);
 typedef struct pm_run_seams {
     pm_transport_open_fn transport_open; /* NULL → pm_transport_curl_open */
     void *transport_ctx;
+    pm_random_fn random;                 /* NULL → RAND_bytes (tests: a fixed nonce) */
+    void *random_ctx;
 } pm_run_seams;
 
 taap_code pm_run_collection(const taap_collection *c, taap_varset *env, taap_varset *globals,
@@ -112,6 +116,8 @@ typedef struct pm_run {
     struct timespec t0;
     int scripts;             /* PM_SCRIPTS_*: does the plan have scripts, do they run */
     pm_sb_where sb_where;    /* node and the sandbox (PM_SCRIPTS_RUN) */
+    pm_random_fn random;     /* the seam's, or NULL (RAND_bytes) */
+    void *random_ctx;
 } pm_run;
 
 enum { PM_SCRIPTS_NONE = 0, PM_SCRIPTS_RUN, PM_SCRIPTS_IGNORED };
@@ -128,6 +134,9 @@ typedef struct pm_worker {
 
 /* Now in seconds (the run's clock, else the wall clock). */
 int64_t pm_now(pm_run *cx);
+/* n characters drawn from `alphabet` into out (NUL-terminated; out holds
+ * n + 1), from the run's random source. */
+void pm_random_chars(pm_run *cx, const char *alphabet, char *out, size_t n);
 
 /* ---- plan.c ---------------------------------------------------------------------- */
 int pm_parse_ranges(const char *s, pm_range *out, size_t *n);
@@ -153,6 +162,7 @@ typedef struct pm_built {
     char err[300];          /* config error */
     int uses_token;
     pm_buf warnings;        /* Newman's console warnings (a file not read), one a line */
+    int form;               /* the body is urlencoded (OAuth 1.0 signs its pairs) */
 } pm_built;
 
 void pm_built_free(pm_built *b);
@@ -167,6 +177,9 @@ const char *pm_lookup_any(pm_worker *w, const char *const *names);
 /* {{…}} resolved (malloc'd), NULL with b->err set. */
 char *pm_run_resolve(pm_worker *w, const char *s, pm_built *b);
 void pm_put_urlenc(pm_buf *o, const char *s);
+/* %XX decoded copy of s[0..n) (malloc'd; '+' → space with plus_space, as
+ * form decoding); *len (may be NULL) gets its length. */
+char *pm_pct_decode(const char *s, size_t n, int plus_space, size_t *len);
 int pm_mentions_token(const pm_run *cx, const pm_item *it);
 /* Resolve everything of the item into b (under cx->lock). 0 or -1 (b->err). */
 int pm_build_request(pm_worker *w, const pm_plan_item *pi, pm_built *b);
@@ -188,6 +201,18 @@ void pm_built_warn(pm_built *b, const char *msg);
 int pm_auth_apply(pm_worker *w, const pm_item *it, pm_built *b);
 /* "Basic base64(user:pass)" (malloc'd; free with taap_free_secret_str). */
 char *pm_basic_value(const char *user, const char *pass);
+/* The auth's attribute `key`, variables resolved ("" when absent; NULL with
+ * b->err on failure). Free with taap_free_secret_str. */
+char *pm_auth_attr(pm_worker *w, const pm_auth *a, const char *key, pm_built *b);
+/* JavaScript truthiness of an attribute's text ("" and "false" are false). */
+int pm_auth_flag(const char *v);
+/* The rows for auth_digest.c and auth_oauth1.c. */
+int pm_auth_digest(pm_worker *w, const pm_auth *a, pm_built *b);
+int pm_auth_oauth1(pm_worker *w, const pm_auth *a, pm_built *b);
+/* The request target's path and query as sent, from "/" (malloc'd). */
+char *pm_url_path(const char *url);
+/* A warning from an auth helper in Newman's words ("runtime~TYPE.auth: …"). */
+void pm_auth_warn(pm_built *b, const char *type, const char *what);
 
 /* ---- record.c -------------------------------------------------------------------- */
 typedef struct pm_outcome {

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/rand.h>
+
 #include "run.h"
 
 static const char *const key_names[] = {"privateKey", "private_key", "PRIVATE_KEY", "privKey",
@@ -87,6 +89,21 @@ static int truthy(const char *v)
 int64_t pm_now(pm_run *cx)
 {
     return cx->o->clock ? cx->o->clock(cx->o->clock_ctx) : (int64_t)time(NULL);
+}
+
+void pm_random_chars(pm_run *cx, const char *alphabet, char *out, size_t n)
+{
+    size_t k = strlen(alphabet);
+    unsigned char r[64];
+    if (n >= sizeof r)
+        n = sizeof r - 1;
+    if (cx->random)
+        cx->random(cx->random_ctx, r, n);
+    else if (RAND_bytes(r, (int)n) != 1)
+        memset(r, 0, n); /* never reached with a working OpenSSL */
+    for (size_t i = 0; i < n; i++)
+        out[i] = alphabet[r[i] % k];
+    out[n] = '\0';
 }
 
 taap_code taap_run_collection(const taap_collection *c, taap_varset *env, taap_varset *globals,
@@ -232,6 +249,10 @@ taap_code pm_run_collection(const taap_collection *c, taap_varset *env, taap_var
         globals = own_glob = taap_varset_new();
     cx->c = c;
     cx->o = opts;
+    if (seams) {
+        cx->random = seams->random;
+        cx->random_ctx = seams->random_ctx;
+    }
     cx->env = env;
     cx->globals = globals;
     cx->data = data;

@@ -117,7 +117,7 @@ static taap_run_result *run(const taap_collection *c, taap_varset *env, unsigned
     taap_run_options_init(&o);
     o.iterations = iterations;
     o.retries = retries;
-    pm_run_seams seams = {fake_open, NULL};
+    pm_run_seams seams = {fake_open, NULL, NULL, NULL};
     taap_run_result *res = NULL;
     taap_error err = TAAP_ERROR_INIT;
     taap_code rc = pm_run_collection(c, env, NULL, NULL, &o, NULL, NULL, &seams, &res, &err);
@@ -248,12 +248,166 @@ static void test_auth_table_and_failures(void **state)
     taap_collection_free(c);
 }
 
+/* ---- the signing auth types (auth_digest.c, auth_oauth1.c) ----------------------- */
+
+static int64_t fixed_clock(void *ctx)
+{
+    return *(const int64_t *)ctx;
+}
+
+/* the seam's random bytes: all `*ctx` */
+static void fixed_random(void *ctx, unsigned char *buf, size_t n)
+{
+    memset(buf, *(const unsigned char *)ctx, n);
+}
+
+static taap_run_result *run_fixed(const taap_collection *c, int64_t now, unsigned char rnd)
+{
+    taap_run_options o;
+    taap_run_options_init(&o);
+    o.clock = fixed_clock;
+    o.clock_ctx = &now;
+    pm_run_seams seams = {fake_open, NULL, fixed_random, &rnd};
+    taap_run_result *res = NULL;
+    taap_error err = TAAP_ERROR_INIT;
+    assert_int_equal(pm_run_collection(c, NULL, NULL, NULL, &o, NULL, NULL, &seams, &res, &err),
+                     TAAP_OK);
+    return res;
+}
+
+/* One request with the given auth JSON. */
+static taap_collection *one_auth(const char *url, const char *auth)
+{
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{\"info\":{\"name\":\"S\",\"schema\":\"v2.1\"},\"item\":[{\"name\":\"r\","
+             "\"request\":{\"method\":\"GET\",\"url\":\"%s\",\"auth\":%s}}]}",
+             url, auth);
+    return parse(json);
+}
+
+#define OAUTH1_RFC                                                                              \
+    "{\"type\":\"oauth1\",\"oauth1\":[{\"key\":\"consumerKey\",\"value\":\"dpf43f3p2l4k3l03\"},"  \
+    "{\"key\":\"consumerSecret\",\"value\":\"kd94hf93k423kf44\"},"                               \
+    "{\"key\":\"token\",\"value\":\"nnch734d00sl2jdk\"},"                                        \
+    "{\"key\":\"tokenSecret\",\"value\":\"pfkkdhi9sl3r4s00\"},"                                  \
+    "{\"key\":\"signatureMethod\",\"value\":\"HMAC-SHA1\"},{\"key\":\"version\",\"value\":\"1.0\"}," \
+    "{\"key\":\"addParamsToHeader\",\"value\":true}"
+
+/* OAuth 1.0's published example (photos.example.net, HMAC-SHA1): with the
+ * nonce and timestamp given, the signature is the spec's. */
+static void test_oauth1_published_example(void **state)
+{
+    (void)state;
+    fake_reset();
+    taap_collection *c = one_auth(
+        "http://photos.example.net/photos?file=vacation.jpg&size=original",
+        OAUTH1_RFC ",{\"key\":\"nonce\",\"value\":\"kllo9940pd9333jh\"},"
+                   "{\"key\":\"timestamp\",\"value\":\"1191242096\"}]}");
+    taap_run_result *res = run_fixed(c, 1, 0);
+    assert_int_equal(fake.n, 1);
+    assert_non_null(strstr(fake.seen[0].headers,
+                           "Authorization: OAuth oauth_consumer_key=\"dpf43f3p2l4k3l03\","
+                           "oauth_token=\"nnch734d00sl2jdk\",oauth_signature_method=\"HMAC-SHA1\","
+                           "oauth_timestamp=\"1191242096\",oauth_nonce=\"kllo9940pd9333jh\","
+                           "oauth_version=\"1.0\",oauth_signature=\"tR3%2BTy81lMeYAr%2FFid0kMTYa%2FWM%3D\"\n"));
+    assert_string_equal(fake.seen[0].url,
+                        "http://photos.example.net/photos?file=vacation.jpg&size=original");
+    taap_run_result_free(res);
+    taap_collection_free(c);
+}
+
+/* Without a nonce or timestamp they come from the run's random source and
+ * clock: fixed seams give the same request twice, another random byte
+ * another nonce (and signature); a request given that nonce and time
+ * explicitly signs identically. */
+static void test_oauth1_nonce_and_time_injected(void **state)
+{
+    (void)state;
+    taap_collection *c = one_auth("http://h.test/p", OAUTH1_RFC "]}");
+    char first[2048], again[2048], other[2048];
+    fake_reset();
+    taap_run_result *res = run_fixed(c, 1700000000, 7);
+    snprintf(first, sizeof first, "%s", fake.seen[0].headers);
+    taap_run_result_free(res);
+    fake_reset();
+    res = run_fixed(c, 1700000000, 7);
+    snprintf(again, sizeof again, "%s", fake.seen[0].headers);
+    taap_run_result_free(res);
+    fake_reset();
+    res = run_fixed(c, 1700000000, 8);
+    snprintf(other, sizeof other, "%s", fake.seen[0].headers);
+    taap_run_result_free(res);
+    taap_collection_free(c);
+    assert_string_equal(first, again);
+    assert_string_not_equal(first, other);
+    assert_non_null(strstr(first, "oauth_timestamp=\"1700000000\""));
+    const char *n = strstr(first, "oauth_nonce=\"");
+    assert_non_null(n);
+    n += 13;
+    assert_int_equal(strcspn(n, "\""), 11); /* the runtime's nonce length */
+    char nonce[12];
+    snprintf(nonce, sizeof nonce, "%.11s", n);
+    for (const char *p = nonce; *p; p++)
+        assert_non_null(strchr("0123456789ABCDEFGHIJKLMNOPQRSTUVWXTZabcdefghiklmnopqrstuvwxyz", *p));
+    char auth[1024];
+    snprintf(auth, sizeof auth,
+             OAUTH1_RFC ",{\"key\":\"nonce\",\"value\":\"%s\"},"
+                        "{\"key\":\"timestamp\",\"value\":\"1700000000\"}]}",
+             nonce);
+    c = one_auth("http://h.test/p", auth);
+    fake_reset();
+    res = run_fixed(c, 5, 9); /* other clock and randomness: unused */
+    assert_string_equal(fake.seen[0].headers, first);
+    taap_run_result_free(res);
+    taap_collection_free(c);
+}
+
+/* RFC 2617's example (Mufasa, qop=auth): the response digest is the RFC's;
+ * without a nonce the request goes unsigned with a warning. */
+static void test_digest_rfc2617(void **state)
+{
+    (void)state;
+    fake_reset();
+    taap_collection *c = one_auth(
+        "http://h.test/dir/index.html",
+        "{\"type\":\"digest\",\"digest\":[{\"key\":\"username\",\"value\":\"Mufasa\"},"
+        "{\"key\":\"realm\",\"value\":\"testrealm@host.com\"},"
+        "{\"key\":\"password\",\"value\":\"Circle Of Life\"},"
+        "{\"key\":\"nonce\",\"value\":\"dcd98b7102dd2f0e8b11d0f600bfb0c093\"},"
+        "{\"key\":\"qop\",\"value\":\"auth\"},{\"key\":\"nonceCount\",\"value\":\"00000001\"},"
+        "{\"key\":\"clientNonce\",\"value\":\"0a4f113b\"},"
+        "{\"key\":\"opaque\",\"value\":\"5ccc069c403ebaf9f0171e9517f40e41\"}]}");
+    taap_run_result *res = run_fixed(c, 1, 0);
+    assert_non_null(strstr(fake.seen[0].headers,
+                           "Authorization: Digest username=\"Mufasa\", realm=\"testrealm@host.com\", "
+                           "nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", uri=\"/dir/index.html\", "
+                           "algorithm=\"MD5\", qop=auth, nc=00000001, cnonce=\"0a4f113b\", "
+                           "response=\"6629fae49393a05397450978507c4ef1\", "
+                           "opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"\n"));
+    taap_run_result_free(res);
+    taap_collection_free(c);
+
+    fake_reset();
+    c = one_auth("http://h.test/x",
+                 "{\"type\":\"digest\",\"digest\":[{\"key\":\"username\",\"value\":\"u\"},"
+                 "{\"key\":\"realm\",\"value\":\"r\"},{\"key\":\"password\",\"value\":\"p\"}]}");
+    res = run_fixed(c, 1, 0);
+    assert_int_equal(fake.n, 1);
+    assert_null(strstr(fake.seen[0].headers, "Authorization"));
+    taap_run_result_free(res);
+    taap_collection_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_then_bearer),
         cmocka_unit_test(test_401_refreshes_once),
         cmocka_unit_test(test_auth_table_and_failures),
+        cmocka_unit_test(test_oauth1_published_example),
+        cmocka_unit_test(test_oauth1_nonce_and_time_injected),
+        cmocka_unit_test(test_digest_rfc2617),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
