@@ -221,6 +221,12 @@ typedef struct taap_run_request {
     unsigned script_errors;    /* of those, how many threw */
     double dns_ms, connect_ms, tls_ms, first_byte_ms; /* phases of the last try,
                                   from its start (0 on a reused connection) */
+    /* Scripts that threw (or could not run), in run order, as Newman lists
+     * them in run.failures[]: error_name ("TypeError" …), error_message,
+     * event ("prerequest"/"test"), name = the script's owner ("collection"
+     * or the folder/request path), status TAAP_ASSERTION_FAILED. */
+    const taap_run_assertion *script_failures;
+    size_t n_script_failures;
 } taap_run_request;
 
 typedef enum taap_run_event_type {

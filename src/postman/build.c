@@ -257,12 +257,16 @@ static int raw_is_json(const pm_body *bd, const pm_built *b)
     if (bd->language)
         return !strcmp(bd->language, "json");
     int i = pm_hdr_find(b, "Content-Type");
-    if (i < 0 || strncmp(b->hv[i], "application/", 12))
+    if (i < 0 || strncmp(b->hv[i], "application/", 12) != 0)
         return 0;
+    /* /^application\/(\S+\+)?json/: "json" first, or after a '+' in the type */
     const char *t = b->hv[i] + 12;
-    size_t n = strcspn(t, " \t\r\n");
-    return (n >= 4 && !strncmp(t + n - 4, "json", 4) && (n == 4 || t[n - 5] == '+')) ||
-           !strncmp(t, "json", 4);
+    if (strncmp(t, "json", 4) == 0)
+        return 1;
+    for (const char *p = t; *p && !strchr(" \t\r\n", *p); p++)
+        if (*p == '+' && p > t && strncmp(p + 1, "json", 4) == 0)
+            return 1;
+    return 0;
 }
 
 /* A GraphQL body the way the runtime writes it: with variables given as a

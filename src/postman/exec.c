@@ -345,6 +345,7 @@ void pm_exec_item(pm_worker *w, const pm_plan_item *pi, int from_token_lock, con
         exec_verdict(&oc);
         pm_record_result(w, pi, NULL, &oc);
         pm_assertions_free(&oc.asserts);
+        pm_assertions_free(&oc.script_errs);
         exec_mutated_free(&mut);
         return;
     }
@@ -369,6 +370,7 @@ void pm_exec_item(pm_worker *w, const pm_plan_item *pi, int from_token_lock, con
     pm_record_result(w, pi, &b, &oc);
     free(oc.detail);
     pm_assertions_free(&oc.asserts);
+    pm_assertions_free(&oc.script_errs);
     exec_mutated_free(&mut);
     pm_built_free(&b);
     pm_http_resp_clear(&resp);

@@ -256,6 +256,7 @@ typedef struct pm_record {
     char *own[12];
     char **hn, **hv;
     taap_run_assertion *as;    /* r.assertions; strings owned */
+    taap_run_assertion *sf;    /* r.script_failures; strings owned */
 } pm_record;
 
 struct taap_run_result {
@@ -272,7 +273,9 @@ struct taap_run_result {
 
 /* ---- failures as the reporters list them (report.c) ----------------------- */
 typedef struct pm_failure {
-    const char *name;     /* "AssertionError", "NotRun", "StatusError", "Error", "ConfigError" */
+    const char *type;     /* "Error" for a script that threw (Newman's error.type), else NULL */
+    const char *name;     /* "AssertionError", "NotRun", "StatusError", "Error", "ConfigError",
+                             a script's error ("TypeError" …) */
     const char *message;
     const char *test;     /* the assertion or check, or NULL for a request error */
     long index;           /* the assertion's index, -1 otherwise */

@@ -113,20 +113,20 @@ void pm_assertions_free(pm_assertions *l)
 }
 
 /* The outcome's assertions as the public records (strings redacted). */
-static void record_assertions(pm_run *cx, pm_record *rec, const pm_assertions *l)
+/* Copies (redacted) of the assertions or script failures l into *out. */
+static size_t copy_assertions(pm_run *cx, taap_run_assertion **out, const pm_assertions *l)
 {
-    if (!l->n || !(rec->as = calloc(l->n, sizeof *rec->as)))
-        return;
+    if (!l->n || !(*out = calloc(l->n, sizeof **out)))
+        return 0;
     for (size_t i = 0; i < l->n; i++) {
-        taap_run_assertion *a = &rec->as[i];
+        taap_run_assertion *a = &(*out)[i];
         a->name = red(cx, l->v[i].name);
         a->status = (taap_assertion_status)l->v[i].status;
         a->error_name = l->v[i].error_name ? taap_strdup(l->v[i].error_name) : NULL;
         a->error_message = red(cx, l->v[i].error_message);
         a->event = taap_strdup(l->v[i].event);
     }
-    rec->r.assertions = rec->as;
-    rec->r.n_assertions = l->n;
+    return l->n;
 }
 
 /* A failed assertion fails the request, and so does one that did not run
@@ -219,7 +219,10 @@ void pm_record_result(pm_worker *w, const pm_plan_item *pi, const pm_built *b, p
     q->config_error = oc->config;
     q->skipped = oc->skipped;
     q->attempts = oc->attempts;
-    record_assertions(cx, rec, &oc->asserts);
+    q->n_assertions = copy_assertions(cx, &rec->as, &oc->asserts);
+    q->assertions = rec->as;
+    q->n_script_failures = copy_assertions(cx, &rec->sf, &oc->script_errs);
+    q->script_failures = rec->sf;
     record_verdict(rec, oc);
     q->item_id = rec->own[8] = it->id ? taap_strdup(it->id) : NULL;
     q->status_text = rec->own[9] = oc->status_text[0] ? taap_strdup(oc->status_text) : NULL;

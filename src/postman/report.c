@@ -99,6 +99,17 @@ int taap_run_result_exit_code(const taap_run_result *r)
     return 0;
 }
 
+static void free_assertions(taap_run_assertion *as, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        free((char *)as[k].name);
+        free((char *)as[k].error_name);
+        free((char *)as[k].error_message);
+        free((char *)as[k].event);
+    }
+    free(as);
+}
+
 void taap_run_result_free(taap_run_result *r)
 {
     if (!r)
@@ -113,13 +124,8 @@ void taap_run_result_free(taap_run_result *r)
         }
         free(rec->hn);
         free(rec->hv);
-        for (size_t k = 0; k < rec->r.n_assertions; k++) {
-            free((char *)rec->as[k].name);
-            free((char *)rec->as[k].error_name);
-            free((char *)rec->as[k].error_message);
-            free((char *)rec->as[k].event);
-        }
-        free(rec->as);
+        free_assertions(rec->as, rec->r.n_assertions);
+        free_assertions(rec->sf, rec->r.n_script_failures);
     }
     free(r->recs);
     free(r->collection_name);
@@ -141,7 +147,7 @@ size_t pm_each_failure(const taap_run_request *q,
 {
     size_t n = 0;
     if (q->transport_error || q->config_error) {
-        pm_failure f = {q->transport_error ? "Error" : "ConfigError",
+        pm_failure f = {NULL, q->transport_error ? "Error" : "ConfigError",
                         q->error ? q->error : "the request failed", NULL, -1, "request"};
         fn(ctx, q, &f);
         return 1;
@@ -156,7 +162,8 @@ size_t pm_each_failure(const taap_run_request *q,
         char at[96];
         snprintf(at, sizeof at, "assertion:%zu in %s-script", k,
                  a->event && !strcmp(a->event, "prerequest") ? "prerequest" : "test");
-        pm_failure f = {a->status == TAAP_ASSERTION_NOT_RUN ? "NotRun"
+        pm_failure f = {NULL,
+                        a->status == TAAP_ASSERTION_NOT_RUN ? "NotRun"
                         : a->error_name                     ? a->error_name
                                                             : "AssertionError",
                         a->status == TAAP_ASSERTION_NOT_RUN ? "not run: its script was not executed"
@@ -167,10 +174,22 @@ size_t pm_each_failure(const taap_run_request *q,
         n++;
         assertion_failed = 1;
     }
+    /* scripts that threw, as Newman lists them (error.type "Error", the
+     * script's error name and message, at "test-script"/"prerequest-script") */
+    for (size_t k = 0; k < q->n_script_failures; k++) {
+        const taap_run_assertion *s = &q->script_failures[k];
+        int pre = s->event && !strcmp(s->event, "prerequest");
+        pm_failure f = {"Error", s->error_name ? s->error_name : "Error",
+                        s->error_message ? s->error_message : "", NULL, -1,
+                        pre ? "prerequest-script" : "test-script"};
+        fn(ctx, q, &f);
+        n++;
+        assertion_failed = 1;
+    }
     if (!q->passed && !assertion_failed) {
         char test[96];
         snprintf(test, sizeof test, "status %s", q->expectation ? q->expectation : "");
-        pm_failure f = {"StatusError", q->error ? q->error : "failed", test, -1, "status"};
+        pm_failure f = {NULL, "StatusError", q->error ? q->error : "failed", test, -1, "status"};
         fn(ctx, q, &f);
         n++;
     }

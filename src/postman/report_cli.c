@@ -112,6 +112,18 @@ taap_code taap_run_report_request(const taap_run_request *q, const taap_run_cli_
             if (!(style && style->no_assertions))
                 assertion_line(&b, style, &g, a->name, state, *failure_no);
         }
+        /* scripts that threw, in Newman's words ("TypeError in test-script") */
+        for (size_t k = 0; k < q->n_script_failures; k++) {
+            const taap_run_assertion *s = &q->script_failures[k];
+            char what[160];
+            snprintf(what, sizeof what, "%.100s in %s-script",
+                     s->error_name ? s->error_name : "Error",
+                     s->event && !strcmp(s->event, "prerequest") ? "prerequest" : "test");
+            ++*failure_no;
+            assertion_failed = 1;
+            if (!(style && style->no_assertions))
+                assertion_line(&b, style, &g, what, 1, *failure_no);
+        }
         char check[96];
         snprintf(check, sizeof check, "status %s", q->expectation ? q->expectation : "");
         int status_failed = !q->passed && !assertion_failed;
@@ -240,7 +252,8 @@ static void flist_one(void *ud, const taap_run_request *q, const pm_failure *f)
     if (!fl->n)
         pm_buf_puts(b, "  #  failure         detail\n");
     fl->n++;
-    pm_buf_printf(b, "\n%3zu.  %-14s  %s\n", fl->n, f->name, f->test ? f->test : "request");
+    pm_buf_printf(b, "\n%3zu.  %-14s  %s\n", fl->n, f->name,
+                  f->test ? f->test : f->type ? "" : "request");
     pm_buf_printf(b, "      iteration: %-4u  %s\n", q->iteration + 1, f->message);
     pm_buf_printf(b, "                       at %s\n", f->at);
     pm_buf_printf(b, "                       inside \"%s\"\n", q->path);

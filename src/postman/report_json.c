@@ -180,12 +180,20 @@ static void failure(void *ud, const taap_run_request *q, const pm_failure *f)
 {
     fail_ctx *fc = ud;
     pm_buf *b = fc->b;
-    pm_buf_puts(b, fc->n++ ? ",{\"error\":{\"name\":" : "{\"error\":{\"name\":");
+    pm_buf_puts(b, fc->n++ ? ",{\"error\":{" : "{\"error\":{");
+    if (f->type) { /* a script that threw: Newman's {type, name, message} */
+        pm_buf_puts(b, "\"type\":");
+        pm_buf_json_str(b, f->type);
+        pm_buf_put(b, ",", 1);
+    }
+    pm_buf_puts(b, "\"name\":");
     pm_buf_json_str(b, f->name);
     if (f->index >= 0)
         pm_buf_printf(b, ",\"index\":%ld", f->index);
-    pm_buf_puts(b, ",\"test\":");
-    str_or_null(b, f->test);
+    if (!f->type) {
+        pm_buf_puts(b, ",\"test\":");
+        str_or_null(b, f->test);
+    }
     pm_buf_puts(b, ",\"message\":");
     pm_buf_json_str(b, f->message);
     pm_buf_puts(b, "},\"at\":");

@@ -228,6 +228,7 @@ typedef struct pm_outcome {
     char status_text[64];   /* "OK" */
     double dns_ms, connect_ms, tls_ms, ttfb_ms; /* the last try's phases */
     pm_assertions asserts;  /* script results (sandbox), in run order */
+    pm_assertions script_errs; /* scripts that threw or did not run (name: the owner) */
     unsigned prerequest_scripts, test_scripts, script_errors; /* scripts run */
     char script_error[400]; /* the first script that threw, timed out or could not run */
 } pm_outcome;

@@ -424,6 +424,8 @@ static void apply_result(pm_worker *w, const pm_item *it, const char *event, pm_
                  r->error_message ? r->error_message : "");
         if (!oc->script_error[0])
             snprintf(oc->script_error, sizeof oc->script_error, "%s", e);
+        pm_assertions_add(&oc->script_errs, where, PM_ASSERT_FAILED, r->error_name,
+                          r->error_message ? r->error_message : "", event);
     }
     if (r->vars)
         apply_vars(cx, r->vars);
@@ -480,6 +482,8 @@ static int run_one(pm_worker *w, const pm_item *it, const pm_item *owner, int te
         w->sb = NULL;
         snprintf(oc->script_error, sizeof oc->script_error, "%s script of \"%.100s\" did not run: %.250s",
                  test ? "test" : "pre-request", where, err.message);
+        pm_assertions_add(&oc->script_errs, where, PM_ASSERT_FAILED, "Error", oc->script_error,
+                          test ? "test" : "prerequest");
         pm_sb_result_clear(&r);
         return -1;
     }

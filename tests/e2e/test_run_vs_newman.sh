@@ -158,6 +158,41 @@ case $sent in *outside*) bad "taap sent a file outside --working-dir" ;; *) ok ;
 both files-insecure "$tmp/files.json" --working-dir "$tmp/wd"
 check_eq "files without --no-insecure-file-read: identical/sent/taap" "$(pair files-insecure)" "3/3/3"
 
+# Script errors: a test script and a pre-request script that throw appear
+# in the JSON report's run.failures[] as Newman writes them (error.type
+# "Error", the script's error name and message, at test-script /
+# prerequest-script, the item as source), in the same order as a failed
+# assertion, and in the CLI failure list.
+cat >"$tmp/errs.json" <<'JSON'
+{"info":{"name":"errs","schema":"https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+ "item":[
+  {"name":"test throws","event":[{"listen":"test","script":{"exec":["pm.test('ok', function () { pm.expect(1).to.eql(1); });","throw new TypeError('boom in test');"]}}],
+   "request":{"method":"GET","url":"http://api.test/a"}},
+  {"name":"pre throws","event":[{"listen":"prerequest","script":{"exec":["undefinedFn();"]}}],
+   "request":{"method":"GET","url":"http://api.test/b"}},
+  {"name":"assert fails","event":[{"listen":"test","script":{"exec":["pm.test('eq', function () { pm.expect(1).to.eql(2); });"]}}],
+   "request":{"method":"GET","url":"http://api.test/c"}}]}
+JSON
+start_rec "$tmp/errs.rec"
+"$TAAP" run "$tmp/errs.json" --connect-to "::127.0.0.1:$PORT" --color off -r cli,json \
+  --reporter-json-export "$tmp/errs.taap.report" >"$tmp/errs.taap.out" 2>&1
+check_eq "scripts that throw: taap exits 1" "$?" 1
+TAAP_RECORDER_PORT=$PORT node -r "$ND/redirect.js" "$NEWMAN" run "$tmp/errs.json" --color off \
+  -r json --reporter-json-export "$tmp/errs.newman.report" >/dev/null 2>&1
+stop_rec
+failures() {
+  node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));
+           console.log(JSON.stringify(r.run.failures.map((f) => [f.error.type, f.error.name,
+             f.error.message, f.error.test, f.error.index, f.source.name, f.at])))' "$1"
+}
+want=$(failures "$tmp/errs.newman.report")
+case $want in *TypeError*ReferenceError*AssertionError*) ok ;; *) bad "Newman's failures unexpected: $want" ;; esac
+check_eq "run.failures[] as Newman's" "$(failures "$tmp/errs.taap.report")" "$want"
+for l in '1. TypeError in test-script' '2. ReferenceError in prerequest-script' '3. eq' \
+         'boom in test' 'at test-script' 'undefinedFn is not defined' 'at prerequest-script'; do
+  grep -qF "$l" "$tmp/errs.taap.out" && ok || bad "taap's CLI output lacks '$l'"
+done
+
 # CSV values stay strings: a 20-digit ICCID arrives exactly from taap;
 # Newman casts it to a number and sends another one.
 cat >"$tmp/iccid.json" <<'JSON'
