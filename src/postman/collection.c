@@ -82,6 +82,7 @@ void taap_collection_free(taap_collection *c)
     if (!c)
         return;
     free(c->name);
+    json_decref(c->doc);
     pm_item_clear(&c->root);
     pm_scope_clear(&c->vars);
     free(c);
@@ -630,7 +631,7 @@ static taap_code collection_parse_impl(const char *json, size_t len, taap_collec
             free(s);
         }
     }
-    json_decref(doc);
+    c->doc = doc; /* kept for the JSON report */
     if (rc != TAAP_OK) {
         taap_collection_free(c);
         return rc;

@@ -116,6 +116,7 @@ typedef struct pm_item {
 
 struct taap_collection {
     char *name;
+    json_t *doc;        /* the document as read (the JSON report's "collection") */
     pm_item root;       /* is_folder, holds collection auth and scripts */
     pm_scope vars;      /* collection variables */
     size_t n_requests;
@@ -269,6 +270,9 @@ struct taap_run_result {
     size_t token_requests;
     double duration_ms;
     int64_t started;           /* wall-clock seconds */
+    char *collection_json;     /* the JSON report's sections (report_scopes.c), */
+    char *environment_json;    /* redacted; NULL: a minimal stand-in */
+    char *globals_json;
 };
 
 /* ---- failures as the reporters list them (report.c) ----------------------- */

@@ -129,6 +129,9 @@ void taap_run_result_free(taap_run_result *r)
     }
     free(r->recs);
     free(r->collection_name);
+    free(r->collection_json);
+    free(r->environment_json);
+    free(r->globals_json);
     free(r);
 }
 

@@ -221,9 +221,20 @@ taap_code taap_run_report_json(const taap_run_result *r, char **out, taap_error 
     taap_run_stats st;
     taap_run_result_stats(r, &st);
     pm_buf b = {0};
-    pm_buf_puts(&b, "{\"collection\":{\"info\":{\"name\":");
-    pm_buf_json_str(&b, r->collection_name);
-    pm_buf_puts(&b, "}},\"environment\":{\"values\":[]},\"globals\":{\"values\":[]},\"run\":{");
+    /* the sections Newman writes first (report_scopes.c built them) */
+    pm_buf_puts(&b, "{\"collection\":");
+    if (r->collection_json) {
+        pm_buf_puts(&b, r->collection_json);
+    } else {
+        pm_buf_puts(&b, "{\"info\":{\"name\":");
+        pm_buf_json_str(&b, r->collection_name);
+        pm_buf_puts(&b, "}}");
+    }
+    pm_buf_puts(&b, ",\"environment\":");
+    pm_buf_puts(&b, r->environment_json ? r->environment_json : "{\"values\":[]}");
+    pm_buf_puts(&b, ",\"globals\":");
+    pm_buf_puts(&b, r->globals_json ? r->globals_json : "{\"values\":[]}");
+    pm_buf_puts(&b, ",\"run\":{");
     stats(&b, r, &st);
     timings(&b, r, &st);
     pm_buf_puts(&b, "\"executions\":[");

@@ -196,6 +196,10 @@ const char *pm_file_mime(const char *path);
 /* Add one warning line to b->warnings (shown as Newman's console warns). */
 void pm_built_warn(pm_built *b, const char *msg);
 
+/* ---- report_scopes.c: the JSON report's collection/environment/globals ----------- */
+char *pm_report_collection(pm_run *cx);
+char *pm_report_scope(pm_run *cx, const taap_varset *v);
+
 /* ---- auth.c ---------------------------------------------------------------------- */
 /* Apply the auth in effect for the item. 0, or -1 (b->err set). */
 int pm_auth_apply(pm_worker *w, const pm_item *it, pm_built *b);

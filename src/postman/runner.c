@@ -296,6 +296,9 @@ taap_code pm_run_collection(const taap_collection *c, taap_varset *env, taap_var
         (double)(t1.tv_sec - cx->t0.tv_sec) * 1000.0 + (double)(t1.tv_nsec - cx->t0.tv_nsec) / 1e6;
     cx->res->interrupted = cx->interrupted;
     cx->res->bailed = cx->stop && !cx->interrupted;
+    cx->res->collection_json = pm_report_collection(cx);
+    cx->res->environment_json = pm_report_scope(cx, cx->env);
+    cx->res->globals_json = pm_report_scope(cx, cx->globals);
     pthread_mutex_lock(&cx->lock);
     pm_emit(cx, TAAP_RUN_EV_END, 0, NULL, NULL, NULL);
     pthread_mutex_unlock(&cx->lock);

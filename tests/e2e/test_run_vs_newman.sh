@@ -193,6 +193,49 @@ for l in '1. TypeError in test-script' '2. ReferenceError in prerequest-script' 
   grep -qF "$l" "$tmp/errs.taap.out" && ok || bad "taap's CLI output lacks '$l'"
 done
 
+# The JSON report's collection, environment and globals: environment and
+# globals as Newman's VariableScope JSON after the run ("_" for the file's
+# underscore keys, id, name, values {type, value, key}, variables scripts
+# set included), except that a secret stays redacted in taap's; the
+# collection as read (Newman writes the SDK's normalised form: the same
+# info, items, ids, scripts and variables are compared).
+cat >"$tmp/sc.env.json" <<'JSON'
+{"id":"env-1","name":"My Env","values":[{"key":"a","value":"1","type":"default","enabled":true},
+ {"key":"off","value":"x","enabled":false},{"key":"n","value":5},{"key":"b","value":"t","type":"string"},
+ {"key":"api_secret","value":"s3cr3t-value","type":"secret","enabled":true}],"_postman_variable_scope":"environment"}
+JSON
+cat >"$tmp/sc.glob.json" <<'JSON'
+{"id":"g-1","name":"Globals","values":[{"key":"g","value":"gv","enabled":true}],"_postman_variable_scope":"globals"}
+JSON
+cat >"$tmp/sc.json" <<'JSON'
+{"info":{"_postman_id":"c-1","name":"C2","schema":"https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+ "variable":[{"key":"cv","value":"1"}],
+ "item":[{"name":"F","id":"f-1","item":[{"name":"one","id":"i-1",
+   "event":[{"listen":"test","script":{"exec":["pm.environment.set('a','2'); pm.globals.set('new','y');"]}}],
+   "request":{"method":"GET","url":"http://api.test/x?q=1"}}]}]}
+JSON
+start_rec "$tmp/sc.rec"
+"$TAAP" run "$tmp/sc.json" -e "$tmp/sc.env.json" -g "$tmp/sc.glob.json" --connect-to "::127.0.0.1:$PORT" \
+  --silent -r json --reporter-json-export "$tmp/sc.taap.report" >/dev/null 2>&1
+TAAP_RECORDER_PORT=$PORT node -r "$ND/redirect.js" "$NEWMAN" run "$tmp/sc.json" -e "$tmp/sc.env.json" \
+  -g "$tmp/sc.glob.json" -r json --reporter-json-export "$tmp/sc.newman.report" >/dev/null 2>&1
+stop_rec
+sections() { # REPORT → the compared parts, secrets left out
+  node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));
+    const scope = (s) => Object.assign({}, s, {values: s.values.filter((v) => v.key !== "api_secret")});
+    const items = (l) => l.map((i) => [i.name, i.id, i.item ? items(i.item) : null,
+      (i.event || []).map((e) => [e.listen, e.script.exec])]);
+    console.log(JSON.stringify([scope(r.environment), scope(r.globals), r.collection.info,
+      items(r.collection.item), r.collection.variable.map((v) => [v.key, v.value])]))' "$1"
+}
+want=$(sections "$tmp/sc.newman.report")
+case $want in *'"value":"2","key":"a"'*'"key":"new"'*) ok ;; *) bad "Newman's sections unexpected: $want" ;; esac
+check_eq "collection/environment/globals as Newman's" "$(sections "$tmp/sc.taap.report")" "$want"
+secret=$(node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));
+  console.log(r.environment.values.find((v) => v.key === "api_secret").value)' "$tmp/sc.taap.report")
+check_eq "a secret environment value stays redacted in the report" "$secret" "<redacted>"
+! grep -q 's3cr3t-value' "$tmp/sc.taap.report" && ok || bad "the secret appears in taap's JSON report"
+
 # CSV values stay strings: a 20-digit ICCID arrives exactly from taap;
 # Newman casts it to a number and sends another one.
 cat >"$tmp/iccid.json" <<'JSON'
