@@ -3,12 +3,12 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "cli_request.h"
+#include "util.h"
 
 enum {
     PART_LITERAL = 1,  /* -d STRING, --data-raw, --data-binary STRING */
@@ -21,23 +21,6 @@ enum {
 void cli_request_init(cli_request *r)
 {
     memset(r, 0, sizeof *r);
-}
-
-static int is_tchar(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return 1;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int is_token(const char *s, size_t n)
-{
-    if (n == 0)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!is_tchar((unsigned char)s[i]))
-            return 0;
-    return 1;
 }
 
 static char *dup_n(const char *s, size_t n)
@@ -70,7 +53,7 @@ static int add_header(cli_request *r, const char *arg)
         cli_errorf("header '%.64s' has no ':': write -H 'Name: value'", arg);
         return -1;
     }
-    if (!is_token(arg, nlen)) {
+    if (!taap_is_token(arg, nlen)) {
         cli_errorf("header name '%.*s' is not a valid HTTP field name", (int)(nlen > 64 ? 64 : nlen),
                    arg);
         return -1;
@@ -190,7 +173,7 @@ int cli_request_option(cli_request *r, int opt, const char *arg)
 {
     switch (opt) {
     case 'X':
-        if (!is_token(arg, strlen(arg))) {
+        if (!taap_is_token(arg, strlen(arg))) {
             cli_errorf("method '%.32s' is not a valid HTTP method token", arg);
             return -1;
         }
@@ -294,7 +277,7 @@ static ssize_t stdin_read(void *ctx, void *buf, size_t cap)
 static int suppressed(const cli_request *r, const char *name)
 {
     for (size_t i = 0; i < r->n_suppressed; i++)
-        if (strcasecmp(r->suppressed[i], name) == 0)
+        if (taap_ascii_casecmp(r->suppressed[i], name) == 0)
             return 1;
     return 0;
 }
@@ -302,7 +285,7 @@ static int suppressed(const cli_request *r, const char *name)
 static int has_header(const cli_request *r, const char *name)
 {
     for (size_t i = 0; i < r->n_headers; i++)
-        if (strcasecmp(r->headers[i].name, name) == 0)
+        if (taap_ascii_casecmp(r->headers[i].name, name) == 0)
             return 1;
     return 0;
 }

@@ -5,7 +5,6 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -15,6 +14,7 @@
 #include "cli_client.h"
 #include "cli_request.h"
 #include "cmd_call_output.h"
+#include "util.h"
 
 enum {
     OPT_RETRY = 0x2401,
@@ -325,7 +325,7 @@ static int build_request(call_opts *o, owned *w, cli_request *rq)
     if (o->json_data) {
         int has_accept = 0;
         for (size_t i = 0; i < rq->n_headers; i++)
-            has_accept |= strcasecmp(rq->headers[i].name, "Accept") == 0;
+            has_accept |= taap_ascii_casecmp(rq->headers[i].name, "Accept") == 0;
         if (!has_accept && cli_request_option(rq, 'H', "Accept: application/json") != 1)
             return CLI_EXIT_FAIL;
     }
@@ -404,7 +404,7 @@ static int next_hop(owned *w, cli_request *rq, const char **url, const taap_http
     if (!next)
         return CLI_EXIT_FAIL;
     size_t a = origin_len(*url), b = origin_len(next);
-    if (a != b || strncasecmp(*url, next, a) != 0) {
+    if (a != b || taap_ascii_ncasecmp(*url, next, a) != 0) {
         cli_errorf("redirect to %s refused: it leaves %.*s, and the access token would go "
                    "with it (call that URL yourself if you trust it)", next, (int)a, *url);
         return CLI_EXIT_FAIL;

@@ -114,8 +114,7 @@ static char *client_identity(const taap_client *c)
     unsigned char fp[32];
     taap_key_fingerprint(c->key, fp);
     char hex[65];
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", fp[i]);
+    taap_hex_encode(fp, sizeof fp, hex);
     char *url = oauth_join_url(c->base_url, c->token_path ? c->token_path : TAAP_OAUTH_DEFAULT_PATH);
     if (!url)
         return NULL;

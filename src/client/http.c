@@ -63,22 +63,10 @@ const char *taap_http_response_header(const taap_http_response *resp, const char
 
 /* ---- redaction ------------------------------------------------------------ */
 
-static const char *const http_secret_headers[] = {
-    "authorization", "proxy-authorization", "x-authorization", "x-auth-originator",
-    "cookie", "set-cookie", "x-api-key", "api-key", NULL,
-};
-
-static int http_sensitive_n(const char *name, size_t nlen)
-{
-    for (const char *const *h = http_secret_headers; *h; h++)
-        if (strlen(*h) == nlen && taap_ascii_ncasecmp(name, *h, nlen) == 0)
-            return 1;
-    return 0;
-}
-
+/* The list itself is util's (taap_header_is_secret): one for every layer. */
 int taap_http_header_sensitive(const char *name)
 {
-    return name && http_sensitive_n(name, strlen(name));
+    return name && taap_header_is_secret(name, strlen(name));
 }
 
 void taap_http_redact_header(const char *line, char *out, size_t cap)
@@ -90,7 +78,7 @@ void taap_http_redact_header(const char *line, char *out, size_t cap)
     if (colon) {
         size_t nlen = (size_t)(colon - line);
         {
-            if (http_sensitive_n(line, nlen)) {
+            if (taap_header_is_secret(line, nlen)) {
                 const char *v = colon + 1;
                 while (*v == ' ' || *v == '\t')
                     v++;

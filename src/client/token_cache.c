@@ -71,10 +71,8 @@ taap_code taap_token_cache_open(const char *dir, const char *profile, const char
         return rc;
     }
     unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(identity, strlen(identity), md, &mdlen, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(c->identity_hash + 2 * i, 3, "%02x", md[i]);
+    taap_sha256_digest(identity, strlen(identity), md);
+    taap_hex_encode(md, sizeof md, c->identity_hash);
     char prof[65];
     size_t pl = 0;
     for (const char *p = profile && *profile ? profile : "default"; *p && pl < 64; p++)

@@ -19,27 +19,6 @@ int canon_is_pseudo(const char *name, size_t len)
            (len == 4 && memcmp(name, "body", 4) == 0);
 }
 
-int canon_is_token(const char *name, size_t len)
-{
-    if (len == 0)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!taap_is_tchar((unsigned char)name[i]))
-            return 0;
-    return 1;
-}
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 taap_code taap_request_uri(const char *target, char **out, taap_error *err)
 {
     *out = NULL;
@@ -73,8 +52,8 @@ taap_code taap_request_uri(const char *target, char **out, taap_error *err)
         for (size_t i = 0; i < query_len; i++) {
             int hi, lo;
             if (query[i] == '%' && i + 2 < query_len &&
-                (hi = hexval((unsigned char)query[i + 1])) >= 0 &&
-                (lo = hexval((unsigned char)query[i + 2])) >= 0 && (hi | lo) != 0) {
+                (hi = taap_hex_value((unsigned char)query[i + 1])) >= 0 &&
+                (lo = taap_hex_value((unsigned char)query[i + 2])) >= 0 && (hi | lo) != 0) {
                 u[o++] = (char)(hi << 4 | lo);
                 i += 2;
             } else {

@@ -15,9 +15,6 @@
  * (exact, lower case). */
 int canon_is_pseudo(const char *name, size_t len);
 
-/* 1 if every byte of name is an RFC 9110 tchar (and len > 0). */
-int canon_is_token(const char *name, size_t len);
-
 /* Byte length of a request body: MEMORY len, FILE size (stat), CALLBACK
  * len (-1 when unknown). Returns -1 and fills err if a file cannot be read. */
 int64_t canon_body_length(const taap_body *body, taap_error *err);

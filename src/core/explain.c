@@ -76,16 +76,6 @@ static taap_code read_claims(taap_explain *e, const char *token, size_t len, siz
     return rc;
 }
 
-static void hex32(const unsigned char d[32], char out[65])
-{
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hx[d[i] >> 4];
-        out[2 * i + 1] = hx[d[i] & 15];
-    }
-    out[64] = '\0';
-}
-
 /* The request body in memory when it can be (MEMORY, or a file up to
  * TAAP_EXPLAIN_MAX_BODY); *owned is set when it was read here. */
 static taap_code body_bytes(const taap_body *b, const unsigned char **data, size_t *len,
@@ -128,8 +118,8 @@ static taap_code fill_part(taap_explain_part *part, const char *name, size_t nl,
         part->present = body_total != 0;
         if (body) {
             unsigned char d[32];
-            SHA256(body, body_len, d);
-            hex32(d, part->body_sha256);
+            taap_sha256_digest(body, body_len, d);
+            taap_hex_encode(d, sizeof d, part->body_sha256);
             part->body_head_len = body_len < TAAP_EXPLAIN_BODY_HEAD ? body_len : TAAP_EXPLAIN_BODY_HEAD;
             memcpy(part->body_head, body, part->body_head_len);
             *val = body;
@@ -143,7 +133,7 @@ static taap_code fill_part(taap_explain_part *part, const char *name, size_t nl,
     } else if (nl == 11 && memcmp(name, "http-method", 11) == 0) {
         v = req->method ? req->method : "";
         l = strlen(v);
-    } else if (!canon_is_token(name, nl) || canon_find_header(req, name, nl, &v, &l) != 1) {
+    } else if (!taap_is_token(name, nl) || canon_find_header(req, name, nl, &v, &l) != 1) {
         return TAAP_OK; /* absent, repeated or not a header name: present = 0 */
     }
     part->present = 1;

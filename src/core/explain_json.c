@@ -48,14 +48,6 @@ static json_t *bytes_text(const unsigned char *b, size_t l, size_t max)
     return s;
 }
 
-static int is_credential(const char *name)
-{
-    return taap_ascii_casecmp(name, "Authorization") == 0 ||
-           taap_ascii_casecmp(name, "Proxy-Authorization") == 0 ||
-           taap_ascii_casecmp(name, "Cookie") == 0 ||
-           taap_ascii_casecmp(name, "X-Authorization") == 0;
-}
-
 /* "Bearer <redacted, 32 bytes>": the scheme stays (it is what a person
  * checks), the credential never does. */
 static json_t *redacted(const taap_explain_part *p)
@@ -84,7 +76,7 @@ static json_t *part_json(const taap_explain_part *p, unsigned flags)
                                                       TAAP_EXPLAIN_BODY_HEAD));
         json_object_set_new(o, "body", b);
     } else if (p->present && p->value) {
-        if ((flags & TAAP_EXPLAIN_REDACT) && is_credential(p->name))
+        if ((flags & TAAP_EXPLAIN_REDACT) && taap_header_is_secret(p->name, strlen(p->name)))
             json_object_set_new(o, "value", redacted(p));
         else
             json_object_set_new(o, "value", bytes_text((const unsigned char *)p->value,

@@ -828,10 +828,9 @@ taap_code key_finish(taap_key *key, taap_error *err)
     int n = i2d_PUBKEY(key->pkey, &der);
     if (n <= 0)
         return taap_fail_openssl(err, TAAP_E_CRYPTO, "cannot encode the public key");
-    unsigned int mdlen = 0;
-    int ok = EVP_Digest(der, (size_t)n, key->fingerprint, &mdlen, EVP_sha256(), NULL);
+    int ok = taap_sha256_digest(der, (size_t)n, key->fingerprint);
     OPENSSL_free(der);
-    if (!ok || mdlen != sizeof key->fingerprint)
+    if (!ok)
         return taap_fail_openssl(err, TAAP_E_CRYPTO, "SHA-256 failed");
     return TAAP_OK;
 }

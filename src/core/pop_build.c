@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "b64url.h"
+#include "buf.h"
 #include "canon.h"
 #include "util.h"
 #include "key_internal.h"
@@ -33,6 +34,7 @@ static const char POP_HEADER_B64[] = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9";
 /* Payload and signature buffers on the stack for the usual sizes. */
 #define POP_PAYLOAD_STACK 2048
 #define POP_SIG_STACK 1024 /* 8192-bit keys */
+#define PUT_LIT(b, lit) taap_buf_put((b), (lit), sizeof(lit) - 1)
 
 void taap_pop_options_init(taap_pop_options *opts)
 {
@@ -111,7 +113,7 @@ static taap_code check_names(const char *const *names, const size_t *lens, size_
             return taap_fail(err, TAAP_E_BUILD_SEMICOLON,
                              "ehts entry %zu ('%s') contains ';', the ehts separator", i + 1,
                              shown(nm, len, b1));
-        if (!canon_is_token(nm, len) && !canon_is_pseudo(nm, len))
+        if (!taap_is_token(nm, len) && !canon_is_pseudo(nm, len))
             return taap_fail(err, TAAP_E_BUILD_BAD_NAME,
                              "ehts entry %zu ('%s') is not an HTTP header name (RFC 9110 token) "
                              "nor one of uri, http-method, body",
@@ -173,66 +175,6 @@ bad:
     return taap_fail(err, TAAP_E_USAGE, "jti is not valid UTF-8");
 }
 
-/* Bounded appends into a buffer sized in advance; `over` records a bug in
- * the size computation instead of writing past the end. */
-typedef struct sbuf {
-    char *p;
-    size_t cap, len;
-    int over;
-} sbuf;
-
-static void put(sbuf *b, const void *s, size_t n)
-{
-    if (b->over || n > b->cap - b->len) {
-        b->over = 1;
-        return;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-#define PUT_LIT(b, lit) put((b), (lit), sizeof(lit) - 1)
-
-static void put_int(sbuf *b, int64_t v)
-{
-    char tmp[24];
-    size_t o = sizeof tmp;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[--o] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        tmp[--o] = '-';
-    put(b, tmp + o, sizeof tmp - o);
-}
-
-/* JSON string body (RFC 8259 §7): '"', '\\' and controls escaped, UTF-8 as
- * is. Worst case 6 output bytes per input byte. */
-static void put_json_str(sbuf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        put(b, s + run, i - run);
-        run = i + 1;
-        char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        if (c == '"' || c == '\\') {
-            e[1] = (char)c;
-            put(b, e, 2);
-        } else if (c == '\n' || c == '\r' || c == '\t') {
-            e[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
-            put(b, e, 2);
-        } else {
-            put(b, e, 6);
-        }
-    }
-    put(b, s + run, n - run);
-}
-
 /*
  * The common tail of both entry points: names already checked, edts
  * computed. Writes the payload, signs header.payload and assembles the
@@ -269,34 +211,35 @@ static taap_code sign_token(const taap_key *key, const char *const *names, const
     for (size_t i = 0; i < n; i++)
         ehts_len += lens[i];
     /* Fixed text (~70 bytes) + two integers (<= 12 digits each) + ehts +
-     * edts + the jti escaped at worst 6x. */
-    size_t bound = 96 + 2 * 20 + ehts_len + 43 + 6 * jti_len;
+     * edts + the jti escaped at worst 6x + the buffer's NUL. The buffer is
+     * fixed at that size: `failed` records a bug in the count instead of a
+     * write past the end. */
+    size_t bound = 96 + 2 * 20 + ehts_len + 43 + 6 * jti_len + 1;
     char stack_payload[POP_PAYLOAD_STACK];
     char *heap_payload = NULL;
-    sbuf pl = {stack_payload, sizeof stack_payload, 0, 0};
+    taap_buf pl = taap_buf_fixed(stack_payload, sizeof stack_payload);
     if (bound > sizeof stack_payload) {
         if (!(heap_payload = malloc(bound)))
             return taap_fail(err, TAAP_E_NOMEM, "out of memory");
-        pl.p = heap_payload;
-        pl.cap = bound;
+        pl = taap_buf_fixed(heap_payload, bound);
     }
     PUT_LIT(&pl, "{\"iat\":");
-    put_int(&pl, iat);
+    taap_buf_put_i64(&pl, iat);
     PUT_LIT(&pl, ",\"exp\":");
-    put_int(&pl, exp);
+    taap_buf_put_i64(&pl, exp);
     PUT_LIT(&pl, ",\"ehts\":\"");
     size_t ehts_off = pl.len;
     for (size_t i = 0; i < n; i++) {
         if (i)
-            put(&pl, ";", 1);
-        put(&pl, names[i], lens[i]); /* tokens and pseudo-names: no escaping needed */
+            taap_buf_put(&pl, ";", 1);
+        taap_buf_put(&pl, names[i], lens[i]); /* tokens and pseudo-names: no escaping needed */
     }
     PUT_LIT(&pl, "\",\"edts\":\"");
-    put(&pl, edts, 43);
+    taap_buf_put(&pl, edts, 43);
     PUT_LIT(&pl, "\",\"jti\":\"");
-    put_json_str(&pl, jti, jti_len);
+    taap_buf_json_escape(&pl, jti, jti_len);
     PUT_LIT(&pl, "\",\"v\":\"1\"}");
-    if (pl.over) {
+    if (pl.failed) {
         free(heap_payload);
         return taap_fail(err, TAAP_E_CRYPTO, "internal error: PoP payload size miscounted");
     }
@@ -518,7 +461,7 @@ taap_code taap_pop_build_request(const taap_key *key, const taap_request *req,
         if (taap_ascii_casecmp(s, "X-Authorization") == 0)
             return taap_fail(err, TAAP_E_BUILD_BAD_NAME,
                              "X-Authorization carries the PoP token itself and is never signed");
-        if (!canon_is_pseudo(s, len) && canon_is_token(s, len) && !header_as_sent(req, s))
+        if (!canon_is_pseudo(s, len) && taap_is_token(s, len) && !header_as_sent(req, s))
             return taap_fail(err, TAAP_E_BUILD_BAD_NAME,
                              "cannot sign header '%s': the request does not have it",
                              shown(s, len, b));

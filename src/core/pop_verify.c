@@ -107,7 +107,7 @@ static taap_code check_ehts(const char *ehts, size_t ehts_len, const taap_reques
                              "ehts entry %zu is empty; expected names separated by single ';' "
                              "with none leading or trailing",
                              n + 1);
-        if (!canon_is_pseudo(p, l) && !canon_is_token(p, l))
+        if (!canon_is_pseudo(p, l) && !taap_is_token(p, l))
             return taap_fail(err, TAAP_E_EHTS,
                              "ehts entry %zu is not an HTTP header name nor uri, http-method or "
                              "body (it has a space, quote or other separator)",

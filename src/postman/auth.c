@@ -20,7 +20,7 @@ char *pm_basic_value(const char *user, const char *pass)
     pm_buf_puts(&c, user);
     pm_buf_put(&c, ":", 1);
     pm_buf_puts(&c, pass);
-    char *enc = c.oom ? NULL : malloc(TAAP_B64STD_LEN(c.len) + 1);
+    char *enc = c.failed ? NULL : malloc(TAAP_B64STD_LEN(c.len) + 1);
     char *val = NULL;
     if (enc) {
         taap_b64std_encode(c.p, c.len, enc);

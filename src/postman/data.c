@@ -185,7 +185,7 @@ static long csv_record_inner(const char *t, size_t n, size_t *pos, size_t *line,
                 e--;
             pm_buf_put(&b, t + a, e - a);
         }
-        if (b.oom) {
+        if (b.failed) {
             pm_buf_free(&b);
             *msg = "out of memory";
             return -1;

@@ -8,21 +8,20 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "buf.h"
 #include "util.h"
 #include "taap/postman.h"
 #include "taap/request.h"
 
-/* ---- a growable byte buffer (always NUL-terminated when non-empty) ------- */
-typedef struct pm_buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} pm_buf;
-void pm_buf_put(pm_buf *b, const void *data, size_t n);
-void pm_buf_puts(pm_buf *b, const char *s);
-void pm_buf_printf(pm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *pm_buf_take(pm_buf *b); /* NULL on OOM; the buffer is reset */
-void pm_buf_free(pm_buf *b);
+/* ---- a growable byte buffer: util's one taap_buf (src/util/buf.h) --------
+ * The runner's files keep the pm_buf names; they are the same type and
+ * functions. `failed` is set (sticky) when memory ran out. */
+typedef taap_buf pm_buf;
+#define pm_buf_put taap_buf_put
+#define pm_buf_puts taap_buf_puts
+#define pm_buf_printf taap_buf_printf
+#define pm_buf_take taap_buf_take /* NULL when it failed; the buffer is reset */
+#define pm_buf_free taap_buf_free
 /* JSON / XML escaping into a buffer */
 void pm_buf_json_str(pm_buf *b, const char *s);
 void pm_buf_xml(pm_buf *b, const char *s);

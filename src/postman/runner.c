@@ -63,7 +63,7 @@ static taap_code load_key(pm_run *cx, taap_error *err)
             pm_buf_put(&b, p, 1);
         }
     }
-    if (b.oom) {
+    if (b.failed) {
         pm_buf_free(&b);
         return taap_fail(err, TAAP_E_NOMEM, "out of memory");
     }

@@ -468,7 +468,7 @@ static int run_one(pm_worker *w, const pm_item *it, const pm_item *owner, int te
     pm_sb_result r;
     memset(&r, 0, sizeof r);
     taap_error err = TAAP_ERROR_INIT;
-    taap_code rc = code.oom || !ctx || !info ? taap_fail(&err, TAAP_E_NOMEM, "out of memory")
+    taap_code rc = code.failed || !ctx || !info ? taap_fail(&err, TAAP_E_NOMEM, "out of memory")
                                              : ensure_host(w, &err);
     if (rc == TAAP_OK)
         rc = pm_sandbox_exec(w->sb, &x, &r, &err);

@@ -16,103 +16,14 @@
 #include "pm.h"
 #include "taap/pop.h"
 
-/* ---- pm_buf ---------------------------------------------------------------- */
-
-void pm_buf_put(pm_buf *b, const void *data, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) {
-            if (cap > SIZE_MAX / 2) {
-                b->oom = 1;
-                return;
-            }
-            cap *= 2;
-        }
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void pm_buf_puts(pm_buf *b, const char *s)
-{
-    pm_buf_put(b, s, strlen(s));
-}
-
-void pm_buf_printf(pm_buf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof tmp) {
-        pm_buf_put(b, tmp, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->oom = 1;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    pm_buf_put(b, big, (size_t)n);
-    free(big);
-}
-
-char *pm_buf_take(pm_buf *b)
-{
-    char *p = b->oom ? NULL : b->p;
-    if (b->oom)
-        free(b->p);
-    else if (!p)
-        p = calloc(1, 1);
-    b->p = NULL;
-    b->len = b->cap = 0;
-    b->oom = 0;
-    return p;
-}
-
-void pm_buf_free(pm_buf *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
+/* ---- escaping into the runner's buffers (util's taap_buf) --------------- */
 
 void pm_buf_json_str(pm_buf *b, const char *s)
 {
-    pm_buf_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        switch (*p) {
-        case '"': pm_buf_puts(b, "\\\""); break;
-        case '\\': pm_buf_puts(b, "\\\\"); break;
-        case '\n': pm_buf_puts(b, "\\n"); break;
-        case '\r': pm_buf_puts(b, "\\r"); break;
-        case '\t': pm_buf_puts(b, "\\t"); break;
-        default:
-            if (*p < 0x20)
-                pm_buf_printf(b, "\\u%04x", *p);
-            else
-                pm_buf_put(b, p, 1);
-        }
-    }
-    pm_buf_put(b, "\"", 1);
+    taap_buf_put(b, "\"", 1);
+    if (s)
+        taap_buf_json_escape(b, s, strlen(s));
+    taap_buf_put(b, "\"", 1);
 }
 
 void pm_buf_xml(pm_buf *b, const char *s)
@@ -459,7 +370,7 @@ int pm_resolve(const pm_resolver *r, const char *in, char **out)
             }
         }
         pm_buf_puts(&b, p);
-        if (b.oom || b.len > PM_RESOLVE_MAX) {
+        if (b.failed || b.len > PM_RESOLVE_MAX) {
             pm_buf_free(&b);
             free(cur);
             return -1;

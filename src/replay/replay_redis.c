@@ -177,16 +177,6 @@ static taap_code connect_once(redis_replay *r, taap_error *err)
     return rc;
 }
 
-static void key_hex(const unsigned char key_id[32], char out[65])
-{
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hx[key_id[i] >> 4];
-        out[2 * i + 1] = hx[key_id[i] & 15];
-    }
-    out[64] = '\0';
-}
-
 /* What a reply to SET … NX PX means: OK recorded it, nil found it already
  * there, anything else is the store failing. One decision for the blocking
  * path and the event-driven reader. */
@@ -242,7 +232,7 @@ static taap_code replay_key(const unsigned char key_id[32], const char *jti, int
     *ttl_ms = ttl_s <= 0 ? 1 : ttl_s > INT64_C(1) << 40 ? (long long)1 << 50
                                                          : (long long)ttl_s * 1000;
     char hex[65];
-    key_hex(key_id, hex);
+    taap_hex_encode(key_id, 32, hex);
     *key_len = snprintf(key, KEY_MAX, KEY_PREFIX "%s:%s", hex, jti);
     if (*key_len < 0 || (size_t)*key_len >= KEY_MAX)
         return taap_fail(err, TAAP_E_USAGE, "replay cache: key too long");

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "serve_internal.h"
 #include "util.h"
@@ -126,7 +125,7 @@ static taap_code key_add(taap_server *s, const srv_request *rq, json_t *body, ch
     (void)body;
     const char *ct = NULL;
     srv_header(rq, "Content-Type", &ct);
-    if (!ct || strncasecmp(ct, "application/json", 16) != 0)
+    if (!ct || taap_ascii_ncasecmp(ct, "application/json", 16) != 0)
         return taap_serve_key_add(s, rq->param[0], rq->body ? (const void *)rq->body : "",
                                   rq->body_len, out, err);
     json_t *j = body_object(rq);

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/evp.h>
 
@@ -145,7 +144,7 @@ static srv_at_entry *verify_access_token(taap_server *s, const char *tok, size_t
         return NULL;
     unsigned char fp[32];
     taap_key_fingerprint(at->key, fp);
-    srv_hex(fp, 32, at->fp_hex);
+    taap_hex_encode(fp, 32, at->fp_hex);
     srv_key_id(fp, at->kid);
     return at;
 }
@@ -200,7 +199,7 @@ int srv_auth_taap(taap_server *s, const srv_request *rq, srv_principal *who, srv
     }
     int64_t now = srv_now(s);
     unsigned char th[32];
-    EVP_Digest(tok, tok_len, th, NULL, taap_sha256(), NULL);
+    taap_sha256_digest(tok, tok_len, th);
     srv_at_entry *at = srv_at_get(s, th);
     if (at && (now >= at->exp || (at->has_nbf && at->nbf > now + (int64_t)srv_options(s)->leeway))) {
         /* Verified once but not valid now: the full check says why. */

@@ -9,11 +9,12 @@
 #include <openssl/evp.h>
 
 #include "serve_state.h"
+#include "util.h"
 
 int srv_hash_secret(const char *secret, size_t len, const unsigned char salt[16], int iterations,
                     unsigned char out[32])
 {
-    return PKCS5_PBKDF2_HMAC(secret, (int)len, salt, 16, iterations, EVP_sha256(), 32, out) == 1
+    return PKCS5_PBKDF2_HMAC(secret, (int)len, salt, 16, iterations, taap_sha256(), 32, out) == 1
                ? 0
                : -1;
 }
@@ -29,7 +30,7 @@ int srv_check_secret(taap_server *s, const store_app *app, const char *secret)
     size_t len = strlen(secret);
     unsigned char fast[32];
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int fast_ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+    int fast_ok = md && EVP_DigestInit_ex(md, taap_sha256(), NULL) == 1 &&
                   EVP_DigestUpdate(md, s->pepper, sizeof s->pepper) == 1 &&
                   EVP_DigestUpdate(md, app->salt, sizeof app->salt) == 1 &&
                   EVP_DigestUpdate(md, secret, len) == 1 &&

@@ -5,7 +5,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -13,6 +12,7 @@
 
 #include "console.h"
 #include "serve_internal.h"
+#include "util.h"
 
 const char *const console_security_headers[][2] = {
     {"Content-Security-Policy",
@@ -58,7 +58,7 @@ static int random_hex(char *out, size_t bytes)
     unsigned char b[32];
     if (bytes > sizeof b || RAND_bytes(b, (int)bytes) != 1)
         return -1;
-    srv_hex(b, bytes, out);
+    taap_hex_encode(b, bytes, out);
     OPENSSL_cleanse(b, sizeof b);
     return 0;
 }
@@ -68,7 +68,7 @@ static int cookie_value(const srv_request *rq, char out[65])
 {
     const size_t nl = strlen(CONSOLE_COOKIE);
     for (size_t i = 0; i < rq->n_headers; i++) {
-        if (strcasecmp(rq->headers[i].name, "Cookie") != 0)
+        if (taap_ascii_casecmp(rq->headers[i].name, "Cookie") != 0)
             continue;
         const char *p = rq->headers[i].value;
         while (p && *p) {
@@ -90,7 +90,7 @@ static int cookie_value(const srv_request *rq, char out[65])
 static session *find_session(console_sessions *c, const char *id, int64_t now)
 {
     unsigned char h[32];
-    EVP_Digest(id, strlen(id), h, NULL, EVP_sha256(), NULL);
+    taap_sha256_digest(id, strlen(id), h);
     for (size_t i = 0; i < CONSOLE_MAX_SESSIONS; i++) {
         session *s = &c->s[i];
         if (s->expires > now && CRYPTO_memcmp(s->id_hash, h, 32) == 0)
@@ -197,7 +197,7 @@ void h_console_session_post(taap_server *sv, const srv_request *rq, const srv_pr
     (void)who;
     const char *ct = NULL;
     security_headers(rs);
-    if (srv_header(rq, "Content-Type", &ct) != 1 || strncasecmp(ct, "application/json", 16) != 0) {
+    if (srv_header(rq, "Content-Type", &ct) != 1 || taap_ascii_ncasecmp(ct, "application/json", 16) != 0) {
         srv_error(rs, 415, NULL, "sign in with a JSON body {\"token\": \"<admin token>\"}");
         return;
     }
@@ -223,7 +223,7 @@ void h_console_session_post(taap_server *sv, const srv_request *rq, const srv_pr
     for (size_t i = 0; i < CONSOLE_MAX_SESSIONS; i++)
         if (c->s[i].expires <= now || c->s[i].expires < slot->expires)
             slot = &c->s[i];
-    EVP_Digest(id, 64, slot->id_hash, NULL, EVP_sha256(), NULL);
+    taap_sha256_digest(id, 64, slot->id_hash);
     memcpy(slot->csrf, csrf, sizeof csrf);
     slot->expires = now + CONSOLE_SESSION_TTL;
     pthread_mutex_unlock(&c->mu);

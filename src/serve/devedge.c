@@ -8,7 +8,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -302,7 +301,7 @@ taap_code taap_serve_key_add(taap_server *s, const char *ref, const void *key, s
     unsigned char fp[32];
     char fp_hex[65], kid[17];
     taap_key_fingerprint(k, fp);
-    srv_hex(fp, 32, fp_hex);
+    taap_hex_encode(fp, 32, fp_hex);
     srv_key_id(fp, kid);
     unsigned bits = taap_key_bits(k);
     char *pem = NULL;

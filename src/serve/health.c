@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "serve_internal.h"
+#include "util.h"
 
 void h_healthz(taap_server *s, const srv_request *rq, const srv_principal *who,
                srv_response *rs)
@@ -33,10 +34,9 @@ void h_sink(taap_server *s, const srv_request *rq, const srv_principal *who, srv
         memcpy(d, rq->streamed_sha256, sizeof d);
     } else {
         n = rq->body_len;
-        EVP_Digest(rq->body ? (const void *)rq->body : "", rq->body_len, d, NULL, EVP_sha256(),
-                   NULL);
+        taap_sha256_digest(rq->body ? (const void *)rq->body : "", rq->body_len, d);
     }
     char hex[65];
-    srv_hex(d, sizeof d, hex);
+    taap_hex_encode(d, sizeof d, hex);
     srv_json(rs, 200, json_pack("{s:I, s:s}", "bytes", (json_int_t)n, "sha256", hex));
 }

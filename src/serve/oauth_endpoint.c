@@ -8,13 +8,13 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "request_log.h"
 #include "serve_internal.h"
+#include "util.h"
 
 void h_jwks(taap_server *s, const srv_request *rq, const srv_principal *who, srv_response *rs)
 {
@@ -79,12 +79,8 @@ static int form_decode(char *s)
         if (*r == '+') {
             *w++ = ' ';
         } else if (*r == '%') {
-            int hi, lo;
-            char a = r[1], b = a ? r[2] : 0;
-            hi = (a >= '0' && a <= '9') ? a - '0' : (a >= 'a' && a <= 'f') ? a - 'a' + 10
-                 : (a >= 'A' && a <= 'F') ? a - 'A' + 10 : -1;
-            lo = (b >= '0' && b <= '9') ? b - '0' : (b >= 'a' && b <= 'f') ? b - 'a' + 10
-                 : (b >= 'A' && b <= 'F') ? b - 'A' + 10 : -1;
+            unsigned char a = (unsigned char)r[1], b = a ? (unsigned char)r[2] : 0;
+            int hi = taap_hex_value(a), lo = taap_hex_value(b);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return -1;
             *w++ = (char)(hi * 16 + lo);
@@ -127,7 +123,7 @@ static int check_body(const srv_request *rq, srv_response *rs, char **cnf_out)
     if (rq->body_len) {
         const char *ct = NULL;
         srv_header(rq, "Content-Type", &ct);
-        if (ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
+        if (ct && taap_ascii_ncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
             char *b = strndup((const char *)rq->body, rq->body_len);
             int seen = 0, bad = !b || strlen(b) != rq->body_len;
             for (char *save = NULL, *kv = b && !bad ? strtok_r(b, "&", &save) : NULL; kv && !bad;
@@ -157,7 +153,7 @@ static int check_body(const srv_request *rq, srv_response *rs, char **cnf_out)
                                 "form body: grant_type empty, repeated or badly encoded");
                 return 0;
             }
-        } else if (!ct || strncasecmp(ct, "application/json", 16) == 0) {
+        } else if (!ct || taap_ascii_ncasecmp(ct, "application/json", 16) == 0) {
             json_error_t je;
             json_t *j = json_loadb((const char *)rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &je);
             if (!j || !json_is_object(j)) {

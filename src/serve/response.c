@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "serve_internal.h"
+#include "util.h"
 
 void srv_response_free(srv_response *r)
 {
@@ -145,7 +145,7 @@ const char *srv_auth_credentials(const char *value, const char *scheme, size_t *
     const char *p = value;
     while (ows(*p))
         p++;
-    if (strncasecmp(p, scheme, sl) != 0 || !ows(p[sl]))
+    if (taap_ascii_ncasecmp(p, scheme, sl) != 0 || !ows(p[sl]))
         return NULL;
     p += sl;
     while (ows(*p))
@@ -162,7 +162,7 @@ size_t srv_header(const srv_request *rq, const char *name, const char **value)
     size_t n = 0;
     *value = NULL;
     for (size_t i = 0; i < rq->n_headers; i++)
-        if (strcasecmp(rq->headers[i].name, name) == 0) {
+        if (taap_ascii_casecmp(rq->headers[i].name, name) == 0) {
             n++;
             *value = rq->headers[i].value;
         }

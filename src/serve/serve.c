@@ -209,8 +209,7 @@ static taap_code load_admin_token(taap_server *s, int *created, taap_error *err)
         return taap_fail(err, TAAP_E_IO, "cannot open admin token file %s: %s", s->admin_token_path,
                     strerror(errno));
     }
-    EVP_Digest(s->admin_token, strlen(s->admin_token), s->admin_token_hash, NULL, EVP_sha256(),
-               NULL);
+    taap_sha256_digest(s->admin_token, strlen(s->admin_token), s->admin_token_hash);
     return TAAP_OK;
 }
 
@@ -444,6 +443,6 @@ int srv_admin_token_matches(const taap_server *s, const char *token, size_t len)
     /* Compare digests so the comparison time does not depend on the length
      * or on where the first difference is. */
     unsigned char h[32];
-    EVP_Digest(token, len, h, NULL, EVP_sha256(), NULL);
+    taap_sha256_digest(token, len, h);
     return CRYPTO_memcmp(h, s->admin_token_hash, 32) == 0;
 }

@@ -278,7 +278,6 @@ int srv_luhn_ok(const char *digits);
 
 /* Hex of the first 8 bytes of a fingerprint: the key id shown to users. */
 void srv_key_id(const unsigned char fp[32], char out[17]);
-void srv_hex(const unsigned char *in, size_t n, char *out);
 
 /* Render an RFC 3339 UTC timestamp. */
 void srv_time_str(int64_t t, char out[32]);

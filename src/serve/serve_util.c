@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "serve_internal.h"
+#include "util.h"
 
 int srv_random_alnum(char *out, size_t n)
 {
@@ -43,19 +44,9 @@ int srv_random_digits(char *out, size_t n)
     return 0;
 }
 
-void srv_hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char hx[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hx[in[i] >> 4];
-        out[2 * i + 1] = hx[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 void srv_key_id(const unsigned char fp[32], char out[17])
 {
-    srv_hex(fp, 8, out);
+    taap_hex_encode(fp, 8, out);
 }
 
 void srv_time_str(int64_t t, char out[32])

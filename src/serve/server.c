@@ -12,7 +12,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -159,9 +158,9 @@ typedef struct conn_req {
 static char *origin_form(const char *uri)
 {
     size_t skip = 0;
-    if (strncasecmp(uri, "http://", 7) == 0)
+    if (taap_ascii_ncasecmp(uri, "http://", 7) == 0)
         skip = 7;
-    else if (strncasecmp(uri, "https://", 8) == 0)
+    else if (taap_ascii_ncasecmp(uri, "https://", 8) == 0)
         skip = 8;
     if (!skip)
         return strdup(uri);
@@ -349,14 +348,14 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     for (size_t i = 0; key && i < key_size; i++)
         if (!taap_is_tchar((unsigned char)key[i]))
             c->bad_name = 1;
-    if (key && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+    if (key && taap_ascii_casecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
         size_t used = strlen(c->te);
         int n = snprintf(c->te + used, sizeof c->te - used, "%s%s", c->n_te++ ? "," : "",
                          value ? value : "");
         if (n < 0 || (size_t)n >= sizeof c->te - used)
             c->te_long = 1;
     }
-    if (key && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+    if (key && taap_ascii_casecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
         if (c->n_length++ == 0)
             c->length = value ? value : "";
         else if (strcmp(c->length, value ? value : "") != 0)
@@ -420,7 +419,7 @@ static int framing_refused(const hdr_collect *hc, const char *version, srv_respo
         char unknown[64] = "";
         while (*p) {
             len = list_element(&p, &el);
-            if (len == 7 && strncasecmp(el, "chunked", 7) == 0) {
+            if (len == 7 && taap_ascii_ncasecmp(el, "chunked", 7) == 0) {
                 chunked++;
             } else if (len && !other++) {
                 snprintf(unknown, sizeof unknown, "%.*s", (int)(len < 40 ? len : 40), el);
@@ -499,7 +498,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
         r->limit = srv_body_limit(s, method, path);
         if (srv_is_sink(s, method, path)) {
             r->sink = EVP_MD_CTX_new();
-            if (!r->sink || EVP_DigestInit_ex(r->sink, EVP_sha256(), NULL) != 1)
+            if (!r->sink || EVP_DigestInit_ex(r->sink, taap_sha256(), NULL) != 1)
                 return MHD_NO;
         }
         const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND,

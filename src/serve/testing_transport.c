@@ -9,7 +9,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "console.h"
 #include "serve_internal.h"
@@ -160,12 +159,12 @@ static void handle(taap_server *s, const char *in, size_t len, srv_response *rs)
             rs->close = 1;
             goto out;
         }
-        if (strcasecmp(line, "Transfer-Encoding") == 0) {
+        if (taap_ascii_casecmp(line, "Transfer-Encoding") == 0) {
             srv_error(rs, 501, NULL, "Transfer-Encoding is not supported here; send Content-Length");
             rs->close = 1;
             goto out;
         }
-        if (strcasecmp(line, "Content-Length") == 0) {
+        if (taap_ascii_casecmp(line, "Content-Length") == 0) {
             if (content_length && strcmp(content_length, v) != 0) {
                 srv_error(rs, 400, NULL, "two different Content-Length values");
                 rs->close = 1;

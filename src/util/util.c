@@ -1,4 +1,4 @@
-/* util.c — small helpers shared by the library's modules (internal.h). */
+/* util.c — small helpers every layer shares (util.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -82,6 +82,37 @@ int taap_is_tchar(unsigned char c)
     return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
+int taap_is_token(const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!taap_is_tchar((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+void taap_hex_encode(const unsigned char *in, size_t n, char *out)
+{
+    static const char hx[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hx[in[i] >> 4];
+        out[2 * i + 1] = hx[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int taap_hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static EVP_MD *sha256_md;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 
@@ -94,6 +125,14 @@ const EVP_MD *taap_sha256(void)
 {
     pthread_once(&sha256_once, fetch_sha256);
     return sha256_md ? sha256_md : EVP_sha256();
+}
+
+int taap_sha256_digest(const void *data, size_t n, unsigned char out[32])
+{
+    if (EVP_Digest(data, n, out, NULL, taap_sha256(), NULL) == 1)
+        return 1;
+    memset(out, 0, 32);
+    return 0;
 }
 
 int64_t taap_wall_clock(void *unused)

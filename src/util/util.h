@@ -1,9 +1,11 @@
 /*
- * internal.h — helpers shared by libtaap's modules. Never installed, never
- * included by the CLI or the emulator.
+ * util.h — the internal tier (src/util): helpers every layer compiles in
+ * (library, command, emulator) so each exists once. Never installed; the
+ * shared libraries build it with hidden visibility, so none of these names
+ * is exported (tests/e2e/test_libraries.sh).
  */
-#ifndef TAAP_INTERNAL_H
-#define TAAP_INTERNAL_H
+#ifndef TAAP_UTIL_H
+#define TAAP_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -35,12 +37,30 @@ int taap_ascii_ncasecmp(const char *a, const char *b, size_t n);
 
 /* RFC 9110 token character test (tchar). */
 int taap_is_tchar(unsigned char c);
+/* 1 if s[0..n) is a token: n > 0 and every byte a tchar. */
+int taap_is_token(const char *s, size_t n);
+
+/* Lower-case hex of n bytes into out (2n characters and a NUL). */
+void taap_hex_encode(const unsigned char *in, size_t n, char *out);
+/* The value of one hex digit (either case), -1 if c is not one. */
+int taap_hex_value(unsigned char c);
+
+/*
+ * The one list of headers whose values are credentials (Authorization,
+ * Cookie, X-Api-Key, …): every redaction — verbose output, the runner's
+ * reports, explanations, the emulator's request log — asks here. `name` is
+ * `len` bytes, compared ASCII case-insensitively.
+ */
+int taap_header_is_secret(const char *name, size_t len);
 
 /* SHA-256 fetched once per process (an explicit fetch avoids OpenSSL 3's
  * per-call implicit fetch on the hot paths). Never NULL after a successful
  * first call; NULL only if OpenSSL has no SHA-256 at all. Thread-safe. */
 struct evp_md_st;
 const struct evp_md_st *taap_sha256(void);
+/* SHA-256 of n bytes with that digest into out[32]; 1 on success, 0 if
+ * OpenSSL failed (out is then zeroed). */
+int taap_sha256_digest(const void *data, size_t n, unsigned char out[32]);
 
 /* The current time in seconds (wall clock). */
 int64_t taap_wall_clock(void *unused);
