@@ -10,6 +10,8 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "buf.h"
+#include "expand.h"
 #include "util.h"
 #include "cli_config.h"
 
@@ -17,7 +19,6 @@
 #define SET_MAX_ENV_FILE (4u << 20)
 #define SET_MAX_LINE 16384
 #define SET_MAX_EXPANDED (16u << 20)
-#define SET_MAX_ROUNDS 19 /* Postman's VARS_SUBREPLACE_LIMIT */
 #define SET_MAX_SECRET (64u << 10)
 
 static const char *const set_names[] = {
@@ -728,81 +729,16 @@ taap_code taap_settings_load_postman_env(taap_settings *s, const char *path, taa
     return rc;
 }
 
-/* ---- {{NAME}} expansion ------------------------------------------------------ */
+/* ---- {{NAME}} expansion (util's one resolver, src/util/expand.h) ------------ */
 
-typedef struct set_buf {
-    char *p;
-    size_t n, cap;
-} set_buf;
-
-static int buf_add(set_buf *b, const char *s, size_t n)
+static const char *set_lookup(void *ctx, const char *name, size_t len, char *scratch, size_t cap)
 {
-    if (b->n + n + 1 > SET_MAX_EXPANDED)
-        return -1;
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->n + n + 1)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np)
-            return -1;
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return 0;
-}
-
-/* One round: replace every {{name}} whose name has no braces (so the
- * innermost token resolves first, as Postman does). Returns the number of
- * replacements, -1 on overflow. */
-static int set_expand_round(const taap_settings *s, const char *in, set_buf *out, char **unresolved)
-{
-    int count = 0;
-    const char *p = in;
-    while (*p) {
-        const char *open = strstr(p, "{{");
-        if (!open) {
-            if (buf_add(out, p, strlen(p)) != 0)
-                return -1;
-            break;
-        }
-        /* find the innermost "{{" before the next "}}" */
-        const char *close = strstr(open + 2, "}}");
-        if (!close) {
-            if (buf_add(out, p, strlen(p)) != 0)
-                return -1;
-            break;
-        }
-        const char *inner = open;
-        for (const char *q = open + 1; q + 1 < close; q++)
-            if (q[0] == '{' && q[1] == '{')
-                inner = q;
-        const char *name = inner + 2;
-        size_t nlen = (size_t)(close - name);
-        if (buf_add(out, p, (size_t)(inner - p)) != 0)
-            return -1;
-        char nm[512];
-        const char *val = NULL;
-        if (nlen < sizeof nm && !memchr(name, '{', nlen) && !memchr(name, '}', nlen)) {
-            memcpy(nm, name, nlen);
-            nm[nlen] = '\0';
-            val = taap_settings_var(s, nm);
-            if (!val && unresolved && !*unresolved)
-                *unresolved = taap_strdup(nm);
-        }
-        if (val) {
-            if (buf_add(out, val, strlen(val)) != 0)
-                return -1;
-            count++;
-        } else if (buf_add(out, inner, (size_t)(close + 2 - inner)) != 0) {
-            return -1;
-        }
-        p = close + 2;
-    }
-    return count;
+    char nm[512];
+    if (len >= sizeof nm)
+        return NULL;
+    memcpy(nm, name, len);
+    nm[len] = '\0';
+    return taap_settings_var(ctx, nm);
 }
 
 taap_code taap_settings_expand(const taap_settings *s, const char *in, char **out,
@@ -813,31 +749,19 @@ taap_code taap_settings_expand(const taap_settings *s, const char *in, char **ou
         *first_unresolved = NULL;
     if (!s || !in)
         return taap_fail(err, TAAP_E_USAGE, "taap_settings_expand: bad arguments");
-    char *cur = taap_strdup(in);
-    if (!cur)
+    char *cur = NULL;
+    int r = taap_expand(in, TAAP_EXPAND_ROUNDS, SET_MAX_EXPANDED - 1, set_lookup, (void *)s, &cur);
+    if (r == TAAP_BUF_FULL)
+        return taap_fail(err, TAAP_E_CONFIG, "placeholder expansion exceeds %u bytes",
+                         SET_MAX_EXPANDED);
+    if (r != 0)
         return taap_fail(err, TAAP_E_NOMEM, "out of memory");
-    for (int round = 0; round < SET_MAX_ROUNDS && strstr(cur, "{{"); round++) {
-        set_buf b = {0};
-        if (buf_add(&b, "", 0) != 0) {
-            free(cur);
-            return taap_fail(err, TAAP_E_NOMEM, "out of memory");
-        }
-        int r = set_expand_round(s, cur, &b, NULL);
-        if (r < 0) {
-            free(b.p);
-            free(cur);
-            return taap_fail(err, TAAP_E_CONFIG, "placeholder expansion exceeds %u bytes",
-                             SET_MAX_EXPANDED);
-        }
-        free(cur);
-        cur = b.p;
-        if (r == 0)
-            break;
-    }
-    if (first_unresolved && strstr(cur, "{{")) {
-        set_buf b = {0};
-        (void)set_expand_round(s, cur, &b, first_unresolved);
-        free(b.p);
+    /* The first name still unresolved, for the caller's message. */
+    const char *p = cur, *nb, *ne;
+    while (first_unresolved && !*first_unresolved && taap_expand_next(p, &nb, &ne)) {
+        if (!set_lookup((void *)s, nb, (size_t)(ne - nb), NULL, 0) && (size_t)(ne - nb) < 512)
+            *first_unresolved = taap_strndup(nb, (size_t)(ne - nb));
+        p = ne + 2;
     }
     *out = cur;
     return TAAP_OK;

@@ -132,7 +132,6 @@ const pm_auth *pm_item_auth(const pm_item *it);
 const char *pm_kv_get(const pm_kvlist *l, const char *key);
 
 /* ---- variable resolution -------------------------------------------------- */
-#define PM_VAR_ROUNDS 19
 #define PM_RESOLVE_MAX (8u * 1024u * 1024u)
 
 typedef struct pm_resolver {

@@ -1,9 +1,8 @@
 /*
- * vars.c — variable scopes and {{…}} resolution with Newman's semantics
- * (postman-collection lib/superstring): first match in the scope list
- * local > data > environment > collection > global, then the dynamic
- * $generators; tokens are /{{([^{}]*?)}}/ with the name untrimmed; rounds
- * repeat until nothing changes, at most 19; an unknown name stays verbatim.
+ * vars.c — variable scopes and what {{…}} resolves to in a run, with
+ * Newman's semantics: first match in the scope list local > data >
+ * environment > collection > global, then the dynamic $generators. The
+ * token rules and rounds are util's one resolver (src/util/expand.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 
 #include <openssl/rand.h>
 
+#include "expand.h"
 #include "pm.h"
 #include "taap/pop.h"
 
@@ -289,9 +289,11 @@ int pm_dynamic(const char *name, size_t len, char *buf, size_t cap,
 
 /* ---- resolution --------------------------------------------------------------- */
 
-static const char *lookup(const pm_resolver *r, const char *name, size_t len, char *dyn,
-                          size_t dyncap)
+/* A name in the scopes, first match wins, then the $dynamic values (the
+ * resolver itself is util's taap_expand). */
+static const char *lookup(void *ctx, const char *name, size_t len, char *dyn, size_t dyncap)
 {
+    const pm_resolver *r = ctx;
     char key[1024];
     if (len >= sizeof key)
         return NULL;
@@ -307,84 +309,9 @@ static const char *lookup(const pm_resolver *r, const char *name, size_t len, ch
     return NULL;
 }
 
-/* Find the next token at or after p: "{{" name "}}" where name holds no
- * brace. Sets *nb and *ne to the name bounds; returns the token start or NULL. */
-static const char *next_token(const char *p, const char **nb, const char **ne)
-{
-    for (;;) {
-        /* a plain scan, not strstr: sanitizer interceptors make each strstr
-         * call measure the whole remaining string, which turns this loop
-         * quadratic on megabyte-sized expansions */
-        const char *o = p;
-        while (*o && !(o[0] == '{' && o[1] == '{'))
-            o++;
-        if (!*o)
-            return NULL;
-        /* the lazy regex starts at the last '{' of a run of opening braces
-         * that still leaves "{{" (so "{{{{a}}_b}}" matches "{{a}}") */
-        const char *s = o;
-        while (s[2] == '{')
-            s++;
-        const char *q = s + 2;
-        while (*q && *q != '{' && *q != '}')
-            q++;
-        if (q[0] == '}' && q[1] == '}') {
-            *nb = s + 2;
-            *ne = q;
-            return s;
-        }
-        p = s + 2;
-        if (!*q)
-            return NULL;
-    }
-}
-
 int pm_resolve(const pm_resolver *r, const char *in, char **out)
 {
-    *out = NULL;
-    char *cur = taap_strdup(in ? in : "");
-    if (!cur)
-        return -1;
-    for (int round = 0; round < PM_VAR_ROUNDS; round++) {
-        if (!strstr(cur, "{{"))
-            break;
-        pm_buf b = {0};
-        int changed = 0;
-        const char *p = cur, *nb, *ne;
-        const char *t;
-        while ((t = next_token(p, &nb, &ne)) != NULL) {
-            char dyn[128];
-            const char *v = lookup(r, nb, (size_t)(ne - nb), dyn, sizeof dyn);
-            pm_buf_put(&b, p, (size_t)(t - p));
-            if (v) {
-                pm_buf_puts(&b, v);
-                changed = 1;
-            } else {
-                pm_buf_put(&b, t, (size_t)(ne + 2 - t));
-            }
-            p = ne + 2;
-            if (b.len > PM_RESOLVE_MAX) {
-                pm_buf_free(&b);
-                free(cur);
-                return -1;
-            }
-        }
-        pm_buf_puts(&b, p);
-        if (b.failed || b.len > PM_RESOLVE_MAX) {
-            pm_buf_free(&b);
-            free(cur);
-            return -1;
-        }
-        char *next = pm_buf_take(&b);
-        free(cur);
-        cur = next;
-        if (!cur)
-            return -1;
-        if (!changed)
-            break;
-    }
-    *out = cur;
-    return 0;
+    return taap_expand(in, TAAP_EXPAND_ROUNDS, PM_RESOLVE_MAX, lookup, (void *)r, out) == 0 ? 0 : -1;
 }
 
 /* Each distinct name is reported once: a small open-addressing set of
@@ -410,7 +337,7 @@ void pm_unresolved(const char *s, void (*fn)(void *ctx, const char *name, size_t
     name_slot *set = NULL;
     size_t cap = 0, used = 0;
     const char *p = s, *nb, *ne, *t;
-    while (p && (t = next_token(p, &nb, &ne)) != NULL) {
+    while (p && (t = taap_expand_next(p, &nb, &ne)) != NULL) {
         size_t len = (size_t)(ne - nb);
         p = ne + 2;
         if (used * 2 >= cap) { /* grow (and rehash) at half load */

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "expand.h"
 #include "util.h"
 
 static void test_hex(void **state)
@@ -173,6 +174,67 @@ static void test_buf_json_escape(void **state)
     taap_buf_free(&b);
 }
 
+/* A lookup over "name=value" pairs; "$n" makes up a value in the scratch. */
+static const char *pairs_lookup(void *ctx, const char *name, size_t len, char *scratch,
+                                size_t cap)
+{
+    for (const char *const *p = ctx; *p; p += 2)
+        if (strlen(p[0]) == len && memcmp(p[0], name, len) == 0)
+            return p[1];
+    if (len == 2 && memcmp(name, "$n", 2) == 0 && cap > 2) {
+        memcpy(scratch, "42", 3);
+        return scratch;
+    }
+    return NULL;
+}
+
+static void expands(const char *in, const char *want)
+{
+    static const char *const vars[] = {"a", "A", "b", "B", "a_b", "AB", "A_b", "nested",
+                                       "x", "{{a}}", "ref", "{{ref}}", "", "empty", NULL};
+    char *out = NULL;
+    assert_int_equal(taap_expand(in, TAAP_EXPAND_ROUNDS, 0, pairs_lookup, (void *)vars, &out), 0);
+    assert_string_equal(out, want);
+    free(out);
+}
+
+static void test_expand(void **state)
+{
+    (void)state;
+    expands("", "");
+    expands("plain", "plain");
+    expands("{{a}}-{{b}}", "A-B");
+    expands("{{unknown}} stays", "{{unknown}} stays");
+    expands("{{a", "{{a");
+    expands("{{ a }}", "{{ a }}"); /* the name is not trimmed */
+    expands("{{}}", "empty");
+    expands("{{{a}}}", "{A}");
+    expands("{{{{a}}_b}}", "nested"); /* innermost first: {{a}}, then {{A_b}} */
+    expands("{{a{{b}}", "{{aB");
+    expands("{{a}b}} {{b}}", "{{a}b}} B");
+    expands("{{a}{{b}}", "{{a}B");
+    expands("{{x}}", "A"); /* a value holding a token resolves in the next round */
+    expands("{{$n}}", "42");
+    /* a value that refers to itself stops after the rounds */
+    char *out = NULL;
+    static const char *const loop[] = {"r", "{{r}}", NULL};
+    assert_int_equal(taap_expand("{{r}}", TAAP_EXPAND_ROUNDS, 0, pairs_lookup, (void *)loop, &out), 0);
+    assert_string_equal(out, "{{r}}");
+    free(out);
+    /* a value that doubles each round passes the maximum */
+    static const char *const grow[] = {"g", "{{g}}{{g}}", NULL};
+    assert_int_equal(taap_expand("{{g}}", TAAP_EXPAND_ROUNDS, 4096, pairs_lookup, (void *)grow, &out),
+                     TAAP_BUF_FULL);
+    assert_null(out);
+    /* the next token and its name */
+    const char *nb, *ne;
+    const char *t = taap_expand_next("x {{a}b}} {{{c}}", &nb, &ne);
+    assert_non_null(t);
+    assert_int_equal(ne - nb, 1);
+    assert_memory_equal(nb, "c", 1);
+    assert_null(taap_expand_next("{{a}", &nb, &ne));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_secret_headers), cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_buf_grows),    cmocka_unit_test(test_buf_maximum),
         cmocka_unit_test(test_buf_fixed),    cmocka_unit_test(test_buf_json_escape),
+        cmocka_unit_test(test_expand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
