@@ -20,7 +20,9 @@ if [ ! -x "$kit/configure" ] || [ ! -f "$kit/conf_flags" ]; then
 fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-sig="$(nginx -V 2>&1 | sed -n 's/^nginx version: //p') $cc $libtaap $libredis"
+# The module's config (its source list) is in the signature: a tree
+# configured before a source file was added reconfigures.
+sig="$(nginx -V 2>&1 | sed -n 's/^nginx version: //p') $cc $libtaap $libredis $(cksum <"$src/src/nginx/config")"
 if [ ! -f "$out/objs/Makefile" ] || [ "$(cat "$out/.signature" 2>/dev/null)" != "$sig" ]; then
   rm -rf "$out/kit" "$out/objs"
   cp -R "$kit" "$out/kit"
