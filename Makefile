@@ -16,7 +16,7 @@ CTEST_ARGS ?= --output-on-failure -j $(JOBS)
 TEST_OPTS  := -DTAAP_TESTS=ON -DTAAP_WERROR=ON
 
 .PHONY: all deps deps-test build demo test test-release test-asan test-clang bench fuzz \
-	memcheck soak mutate install uninstall deb clean nginx-module
+	memcheck soak mutate install uninstall deb clean nginx-module build-matrix
 
 all: build
 
@@ -83,6 +83,13 @@ $(CLANG_BUILD)/build.ninja: | deps-test
 test-clang: deps-test $(CLANG_BUILD)/build.ninja
 	@cmake --build $(CLANG_BUILD) -j $(JOBS) --target all bench_all
 	@echo "clang -Wall -Wextra -Werror: clean"
+
+# Packagers' build types: gcc and clang x Release, Debug, RelWithDebInfo,
+# MinSizeRel, tests and benchmarks included, -Werror and no warning line at
+# all (scripts/build-matrix.sh; trees in MATRIX_DIR, default /tmp/taap-matrix).
+# Eight whole builds one after another: long, so not part of `make test`.
+build-matrix: deps-test
+	@JOBS=$(JOBS) sh scripts/build-matrix.sh
 
 # The benchmarks build in the test tree (they share the tests' server harness).
 bench: deps-test $(TEST_BUILD)/build.ninja
