@@ -14,6 +14,7 @@
 
 #include "serve_state.h"
 #include "store_sql.h"
+#include "util.h"
 
 #define STMT_CACHE 64
 
@@ -61,11 +62,8 @@ static sqlite3 *open_conn(const char *path, taap_error *err)
                                  SQLITE_OPEN_NOFOLLOW,
                              NULL);
     if (rc != SQLITE_OK) {
-        if (err) {
-            err->code = TAAP_E_STORE;
-            snprintf(err->message, sizeof err->message, "cannot open database %s: %s", path,
-                     db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-        }
+        taap_fail(err, TAAP_E_STORE, "cannot open database %s: %s", path,
+                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);
         return NULL;
     }
@@ -76,11 +74,7 @@ static sqlite3 *open_conn(const char *path, taap_error *err)
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                      "PRAGMA foreign_keys=ON;",
                      NULL, NULL, &msg) != SQLITE_OK) {
-        if (err) {
-            err->code = TAAP_E_STORE;
-            snprintf(err->message, sizeof err->message, "database %s: %s", path,
-                     msg ? msg : "setup failed");
-        }
+        taap_fail(err, TAAP_E_STORE, "database %s: %s", path, msg ? msg : "setup failed");
         sqlite3_free(msg);
         sqlite3_close(db);
         return NULL;
@@ -215,12 +209,7 @@ static taap_code precreate(const char *path, taap_error *err)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        if (err) {
-            err->code = TAAP_E_STORE;
-            snprintf(err->message, sizeof err->message, "cannot open database %s: %s", path,
-                     strerror(errno));
-        }
-        return TAAP_E_STORE;
+        return taap_fail(err, TAAP_E_STORE, "cannot open database %s: %s", path, strerror(errno));
     }
     close(fd);
     return TAAP_OK;
@@ -229,9 +218,7 @@ static taap_code precreate(const char *path, taap_error *err)
 taap_code store_open(taap_server *s, taap_error *err)
 {
     if (pthread_key_create(&s->db_key, NULL) != 0) {
-        err->code = TAAP_E_STORE;
-        snprintf(err->message, sizeof err->message, "pthread_key_create failed");
-        return TAAP_E_STORE;
+        return taap_fail(err, TAAP_E_STORE, "pthread_key_create failed");
     }
     s->db_key_ok = 1;
     taap_code rc = precreate(s->db_path, err);
@@ -243,9 +230,7 @@ taap_code store_open(taap_server *s, taap_error *err)
     store_conn *c = register_conn(s, db);
     if (!c) {
         sqlite3_close(db);
-        err->code = TAAP_E_NOMEM;
-        snprintf(err->message, sizeof err->message, "out of memory");
-        return TAAP_E_NOMEM;
+        return taap_fail(err, TAAP_E_NOMEM, "out of memory");
     }
     pthread_setspecific(s->db_key, c);
 
@@ -256,11 +241,9 @@ taap_code store_open(taap_server *s, taap_error *err)
         version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     if (version > (int)N_MIGRATIONS) {
-        err->code = TAAP_E_STORE;
-        snprintf(err->message, sizeof err->message,
-                 "database %s has schema version %d, newer than this taap (%d)", s->db_path,
-                 version, (int)N_MIGRATIONS);
-        return TAAP_E_STORE;
+        return taap_fail(err, TAAP_E_STORE,
+                         "database %s has schema version %d, newer than this taap (%d)",
+                         s->db_path, version, (int)N_MIGRATIONS);
     }
     for (int v = version; v < (int)N_MIGRATIONS; v++) {
         char *msg = NULL;
@@ -270,9 +253,8 @@ taap_code store_open(taap_server *s, taap_error *err)
             sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(db, setv, NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
-            err->code = TAAP_E_STORE;
-            snprintf(err->message, sizeof err->message, "database %s: migration to v%d failed: %s",
-                     s->db_path, v + 1, msg ? msg : "?");
+            taap_fail(err, TAAP_E_STORE, "database %s: migration to v%d failed: %s", s->db_path,
+                      v + 1, msg ? msg : "?");
             sqlite3_free(msg);
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
             return TAAP_E_STORE;
