@@ -342,7 +342,7 @@ static int oauth1_place(pm_built *b, char **p, const pairs *sp, const pairs *q)
         put_pairs(&qs, sp, 0); /* an empty value as "k=" */
     }
     if (rc == 0)
-        rc = qs.oom ? -1 : set_query(b, qs.p ? qs.p : "");
+        rc = qs.failed ? -1 : set_query(b, qs.p ? qs.p : "");
     pm_buf_free(&qs);
     return rc;
 }
