@@ -106,6 +106,13 @@ static void notify_conn(void *cls, struct MHD_Connection *con, void **socket_con
     *socket_context = NULL;
 }
 
+static int deadline_passed(const srv_conn *c, int64_t now)
+{
+    return c->deadline_ms && now > c->deadline_ms;
+}
+
+/* The log line is written before the sockets are shut down: a client (or a
+ * test) that sees its connection close can already read why. */
 static void *reaper(void *arg)
 {
     taap_server *s = arg;
@@ -116,12 +123,7 @@ static void *reaper(void *arg)
         int cut = 0;
         pthread_mutex_lock(&s->conn_mu);
         for (srv_conn *c = s->conns_open; c; c = c->next)
-            if (c->deadline_ms && now > c->deadline_ms) {
-                shutdown(c->fd, SHUT_RDWR);
-                c->deadline_ms = 0;
-                cut++;
-            }
-        pthread_mutex_unlock(&s->conn_mu);
+            cut += deadline_passed(c, now);
         if (cut && s->o.access_log) {
             flockfile(s->o.access_log);
             fprintf(s->o.access_log, "- - - - (%d connection%s cut: no complete header section "
@@ -129,6 +131,12 @@ static void *reaper(void *arg)
             fflush(s->o.access_log);
             funlockfile(s->o.access_log);
         }
+        for (srv_conn *c = s->conns_open; c; c = c->next)
+            if (deadline_passed(c, now)) {
+                shutdown(c->fd, SHUT_RDWR);
+                c->deadline_ms = 0;
+            }
+        pthread_mutex_unlock(&s->conn_mu);
     }
     return NULL;
 }
