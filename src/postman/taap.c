@@ -18,11 +18,7 @@ static int has(const char *t, const char *needle)
 
 static int has_ci(const char *t, const char *needle)
 {
-    size_t n = strlen(needle);
-    for (const char *p = t; *p; p++)
-        if (taap_ascii_ncasecmp(p, needle, n) == 0)
-            return 1;
-    return 0;
+    return taap_ascii_casestr(t, needle) != NULL;
 }
 
 /* Parse a JS string literal at p ('…', "…" or `…`) into out. Returns the

@@ -75,6 +75,15 @@ int taap_ascii_casecmp(const char *a, const char *b)
     return taap_ascii_ncasecmp(a, b, SIZE_MAX);
 }
 
+const char *taap_ascii_casestr(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (const char *p = hay; *p; p++)
+        if (taap_ascii_ncasecmp(p, needle, n) == 0)
+            return p;
+    return n ? NULL : hay;
+}
+
 int taap_is_tchar(unsigned char c)
 {
     if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))

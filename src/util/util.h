@@ -34,6 +34,8 @@ void *taap_memdup(const void *p, size_t n);
 /* Case-insensitive ASCII comparison (locale independent). */
 int taap_ascii_casecmp(const char *a, const char *b);
 int taap_ascii_ncasecmp(const char *a, const char *b, size_t n);
+/* The first occurrence of needle in hay, ASCII case-insensitively, or NULL. */
+const char *taap_ascii_casestr(const char *hay, const char *needle);
 
 /* RFC 9110 token character test (tchar). */
 int taap_is_tchar(unsigned char c);
