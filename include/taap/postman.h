@@ -188,6 +188,16 @@ typedef struct taap_run_assertion {
     const char *event;         /* "test" or "prerequest" */
 } taap_run_assertion;
 
+/* A response a request was sent again over: the runtime replays a request
+ * whose auth answered the server's challenge (digest after a 401/403).
+ * Newman reports each such exchange as a request of its own. */
+typedef struct taap_run_exchange {
+    long status;
+    const char *status_text;   /* "Unauthorized", or NULL */
+    double time_ms;
+    uint64_t response_bytes;
+} taap_run_exchange;
+
 /* One request as executed (all strings redacted unless no_redact). */
 typedef struct taap_run_request {
     unsigned iteration;        /* 0-based */
@@ -227,6 +237,11 @@ typedef struct taap_run_request {
      * or the folder/request path), status TAAP_ASSERTION_FAILED. */
     const taap_run_assertion *script_failures;
     size_t n_script_failures;
+    /* The responses it was replayed over, in order, before the final one
+     * (status, time_ms … above): sent over the wire, counted in
+     * taap_run_stats.sent and the response times, as Newman counts them. */
+    const taap_run_exchange *replayed;
+    size_t n_replayed;
 } taap_run_request;
 
 typedef enum taap_run_event_type {
@@ -273,7 +288,7 @@ TAAP_API taap_code taap_run_collection(const taap_collection *c, taap_varset *en
 typedef struct taap_run_stats {
     unsigned iterations;
     size_t requests;          /* executed records (sent or skipped) */
-    size_t sent;              /* actually sent over the wire */
+    size_t sent;              /* actually sent over the wire (replays included) */
     size_t failed;            /* expectation not met */
     size_t transport_errors;
     size_t config_errors;

@@ -6,6 +6,13 @@
  * The signing types live beside it: auth_digest.c, auth_oauth1.c. Auth is
  * applied once the body is built (digest auth-int and OAuth 1.0 body
  * hashes sign it), its headers placed where Newman places them.
+ *
+ * A row may also have the runtime's post hook: it reads the response and
+ * may set auth parameters (Newman's "system" parameters, kept on the auth
+ * where the collection defines it: a folder's or the collection's for the
+ * rest of the run, an item's own only until the item is done, as the
+ * runtime restores the item's request after each execution) and ask for
+ * the request to be replayed (exec.c replays; pm_auth_replay re-signs it).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +42,69 @@ char *pm_basic_value(const char *user, const char *pass)
     return val;
 }
 
+/* ---- parameters a post hook set (Newman's system parameters) ------------------ */
+
+static pm_scope *auth_state(pm_run *cx, const pm_auth *a, int create)
+{
+    for (size_t i = 0; i < cx->n_auth_states; i++)
+        if (cx->auth_states[i].auth == a)
+            return &cx->auth_states[i].params;
+    if (!create)
+        return NULL;
+    pm_auth_state *v = realloc(cx->auth_states, (cx->n_auth_states + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    cx->auth_states = v;
+    pm_auth_state *st = &v[cx->n_auth_states++];
+    memset(st, 0, sizeof *st);
+    st->auth = a;
+    return &st->params;
+}
+
+void pm_auth_state_drop(pm_run *cx, const pm_auth *a)
+{
+    for (size_t i = 0; a && i < cx->n_auth_states; i++)
+        if (cx->auth_states[i].auth == a) {
+            pm_scope_clear(&cx->auth_states[i].params);
+            cx->auth_states[i] = cx->auth_states[--cx->n_auth_states];
+            return;
+        }
+}
+
+void pm_auth_states_free(pm_run *cx)
+{
+    for (size_t i = 0; i < cx->n_auth_states; i++)
+        pm_scope_clear(&cx->auth_states[i].params);
+    free(cx->auth_states);
+    cx->auth_states = NULL;
+    cx->n_auth_states = 0;
+}
+
 char *pm_auth_attr(pm_worker *w, const pm_auth *a, const char *key, pm_built *b)
 {
-    return pm_run_resolve(w, pm_kv_get(&a->attrs, key), b);
+    pm_scope *st = auth_state(w->cx, a, 0);
+    const char *set = st ? pm_scope_get(st, key) : NULL;
+    if (!set)
+        return pm_run_resolve(w, pm_kv_get(&a->attrs, key), b);
+    char *v = taap_strdup(set);
+    if (!v)
+        snprintf(b->err, sizeof b->err, "out of memory");
+    return v;
+}
+
+int pm_auth_state_set(pm_worker *w, const pm_auth *a, const char *key, const char *value)
+{
+    pm_built scratch;
+    memset(&scratch, 0, sizeof scratch);
+    char *cur = pm_auth_attr(w, a, key, &scratch);
+    pm_scope *st = auth_state(w->cx, a, 0);
+    /* the runtime updates a user's parameter only when it is empty */
+    int settable = (st && pm_scope_get(st, key)) || !pm_kv_get(&a->attrs, key) || (cur && !*cur);
+    taap_free_secret_str(cur);
+    if (!settable)
+        return 0;
+    st = auth_state(w->cx, a, 1);
+    return st ? pm_scope_set(st, key, value, 0) : -1;
 }
 
 int pm_auth_flag(const char *v)
@@ -157,26 +224,111 @@ static int auth_apikey(pm_worker *w, const pm_auth *a, pm_built *b)
 typedef struct auth_row {
     const char *type;
     int (*apply)(pm_worker *w, const pm_auth *a, pm_built *b);
+    /* the runtime's post hook; NULL: it never asks for a replay */
+    int (*post)(pm_worker *w, const pm_auth *a, const pm_http_resp *resp);
 } auth_row;
 
 static const auth_row auth_table[] = {
-    {"noauth", auth_none},
-    {"basic", auth_basic},
-    {"bearer", auth_bearer},
-    {"oauth2", auth_oauth2},
-    {"apikey", auth_apikey},
-    {"digest", pm_auth_digest},
-    {"oauth1", pm_auth_oauth1},
+    {"noauth", auth_none, NULL},
+    {"basic", auth_basic, NULL},
+    {"bearer", auth_bearer, NULL},
+    {"oauth2", auth_oauth2, NULL},
+    {"apikey", auth_apikey, NULL},
+    {"digest", pm_auth_digest, pm_auth_digest_post},
+    {"oauth1", pm_auth_oauth1, NULL},
 };
+
+static const auth_row *auth_row_for(const pm_auth *a)
+{
+    for (size_t i = 0; a && i < sizeof auth_table / sizeof auth_table[0]; i++)
+        if (!strcmp(a->type, auth_table[i].type))
+            return &auth_table[i];
+    return NULL;
+}
 
 int pm_auth_apply(pm_worker *w, const pm_item *it, pm_built *b)
 {
     const pm_auth *a = pm_item_auth(it);
     if (!a)
         return 0;
-    for (size_t i = 0; i < sizeof auth_table / sizeof auth_table[0]; i++)
-        if (!strcmp(a->type, auth_table[i].type))
-            return auth_table[i].apply(w, a, b);
+    const auth_row *row = auth_row_for(a);
+    if (row)
+        return row->apply(w, a, b);
     snprintf(b->err, sizeof b->err, "auth type \"%s\" is not supported by taap run", a->type);
     return -1;
+}
+
+int pm_auth_post(pm_worker *w, const pm_item *it, const pm_http_resp *resp)
+{
+    const pm_auth *a = pm_item_auth(it);
+    const auth_row *row = auth_row_for(a);
+    return row && row->post ? row->post(w, a, resp) : 0;
+}
+
+/* ---- the replay --------------------------------------------------------------- */
+
+/* Move header i of `from` to the end of `to`. */
+static void move_header(pm_built *from, size_t i, pm_built *to)
+{
+    to->hn[to->nh] = from->hn[i];
+    to->hv[to->nh++] = from->hv[i];
+    from->hn[i] = from->hv[i] = NULL;
+}
+
+/* The body's length as it went on the wire (transport_curl.c's rule), or
+ * -1 when no Content-Length was sent. */
+static long long wire_length(const pm_built *b)
+{
+    if (!strcmp(b->method, "HEAD") || b->body_file)
+        return -1; /* a file's length is an explicit header already */
+    if (b->body_len || !strcmp(b->method, "POST") || !strcmp(b->method, "PUT") ||
+        !strcmp(b->method, "PATCH"))
+        return (long long)b->body_len;
+    return -1;
+}
+
+/* The runtime replays the request object it sent: the headers it had made
+ * (the collection's, auth's, its own system headers) plus the
+ * Content-Length its client wrote on the wire, then signs it again
+ * (Authorization last); its HTTP client then adds its own headers once
+ * more — a urlencoded or multipart Content-Type, a file's type — except
+ * the URL's credentials, which give way to the Authorization auth set. */
+int pm_auth_replay(pm_worker *w, const pm_item *it, pm_built *b)
+{
+    pm_built old = *b;
+    b->hn = calloc(old.nh + 2, sizeof *b->hn);
+    b->hv = calloc(old.nh + 2, sizeof *b->hv);
+    b->nh = 0;
+    b->caph = old.nh + 2;
+    int rc = b->hn && b->hv ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < old.client_from; i++)
+        if (taap_ascii_casecmp(old.hn[i], "Authorization") != 0)
+            move_header(&old, i, b);
+    int has_length = pm_hdr_find(b, "Content-Length") >= 0;
+    int cl = -1;
+    for (size_t i = old.client_from; i < old.nh; i++)
+        if (!taap_ascii_casecmp(old.hn[i], "Content-Length"))
+            cl = (int)i;
+    char len[32];
+    snprintf(len, sizeof len, "%lld", wire_length(b));
+    if (rc == 0 && !has_length && cl >= 0)
+        move_header(&old, (size_t)cl, b);
+    else if (rc == 0 && !has_length && wire_length(b) >= 0)
+        rc = pm_hdr_add(b, "Content-Length", len);
+    if (rc == 0)
+        rc = pm_auth_apply(w, it, b);
+    b->client_from = b->nh;
+    int authorized = pm_hdr_find(b, "Authorization") >= 0;
+    for (size_t i = old.client_from; rc == 0 && i < old.nh; i++)
+        if (old.hn[i] && (!authorized || taap_ascii_casecmp(old.hn[i], "Authorization") != 0))
+            rc = pm_hdr_add(b, old.hn[i], old.hv[i]);
+    pm_built husk;
+    memset(&husk, 0, sizeof husk);
+    husk.hn = old.hn;
+    husk.hv = old.hv;
+    husk.nh = old.nh;
+    pm_built_free(&husk);
+    if (rc != 0 && !b->err[0])
+        snprintf(b->err, sizeof b->err, "out of memory");
+    return rc;
 }

@@ -1,15 +1,19 @@
 /*
  * auth_digest.c — the "digest" row of the auth table: HTTP Digest (RFC
- * 7616) the way the Postman runtime signs it from the collection's
- * attributes. MD5, SHA-256 and SHA-512-256, each also "-sess"; qop auth
- * and auth-int (the body's hash); the header's fields in the runtime's
- * order. Without a username or realm nothing is signed (the runtime's
- * rule); an unknown algorithm is warned about and the request goes
- * unsigned, as Newman does.
+ * 7616) the way the Postman runtime (authorizer/digest.js) does it. MD5,
+ * SHA-256 and SHA-512-256, each also "-sess"; qop auth and auth-int (the
+ * body's hash); the header's fields in the runtime's order. Without a
+ * username or realm nothing is signed (the runtime's rule); an unknown
+ * algorithm is warned about and the request goes unsigned, as Newman does.
  *
- * Not done: answering a server's challenge. Newman sends a request with no
- * nonce/realm unsigned, reads the 401's WWW-Authenticate and replays it
- * signed; taap sends it unsigned and says so once per request.
+ * The server's challenge is answered as the runtime answers it: without a
+ * nonce and realm the request goes unsigned (its pre hook); the post hook
+ * reads a 401/403's `WWW-Authenticate: Digest …`, takes its nonce, realm,
+ * qop and opaque (a fresh 8-character client nonce and nonceCount 00000001
+ * when a qop is in play) and asks exec.c to replay the request signed —
+ * unless the auth already had every one of them. Any other response
+ * counts the nonce once more. What the hook sets stays on the auth for the
+ * rest of the run (auth.c), so later requests are signed at once.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +27,9 @@ static void hex_hash(const EVP_MD *md, const void *data, size_t n, char *out)
 {
     unsigned char h[EVP_MAX_MD_SIZE];
     unsigned int hl = 0;
-    static const char hex[] = "0123456789abcdef";
     if (!EVP_Digest(data, n, h, &hl, md, NULL))
         hl = 0;
-    for (unsigned i = 0; i < hl; i++) {
-        out[2 * i] = hex[h[i] >> 4];
-        out[2 * i + 1] = hex[h[i] & 15];
-    }
-    out[2 * hl] = '\0';
+    taap_hex_encode(h, hl, out);
 }
 
 /* hex hash of the parts joined with ':'. */
@@ -150,11 +149,9 @@ int pm_auth_digest(pm_worker *w, const pm_auth *a, pm_built *b)
     for (size_t i = 0; i < D_N && rc == 0; i++)
         if (!(p[i] = pm_auth_attr(w, a, d_keys[i], b)))
             rc = -1;
-    if (rc == 0 && (!*p[D_NONCE] || !*p[D_REALM])) {
-        /* the runtime's pre-hook: not signed; it would answer the 401 */
-        pm_built_warn(b, "digest auth: no nonce or realm: sent unsigned (taap does not answer "
-                         "the server's challenge; Newman replays the request signed)");
-    } else if (rc == 0 && *p[D_USER]) {
+    /* the runtime's pre hook: without a nonce and realm the request goes
+     * unsigned, and the post hook answers the server's challenge */
+    if (rc == 0 && *p[D_NONCE] && *p[D_REALM] && *p[D_USER]) {
         char *h = digest_header(p, b);
         if (h) {
             pm_hdr_remove(b, "Authorization");
@@ -167,4 +164,132 @@ int pm_auth_digest(pm_worker *w, const pm_auth *a, pm_built *b)
     for (size_t i = 0; i < D_N; i++)
         taap_free_secret_str(p[i]);
     return rc;
+}
+
+/* ---- the post hook: answering the server's challenge ---------------------------- */
+
+/* The first WWW-Authenticate whose value starts with "Digest " (a server
+ * may offer several schemes, one header each), or NULL. */
+static const char *digest_challenge(const pm_http_resp *resp)
+{
+    for (size_t i = 0; i < resp->n_headers; i++)
+        if (!taap_ascii_casecmp(resp->headers[i].name, "WWW-Authenticate") &&
+            !taap_ascii_ncasecmp(resp->headers[i].value, "Digest ", 7))
+            return resp->headers[i].value;
+    return NULL;
+}
+
+/* The runtime's /name="([^"]*)"/i: the quoted value after the first
+ * `name="` anywhere in the challenge (malloc'd; "" when there is none). */
+static char *challenge_field(const char *challenge, const char *name)
+{
+    char pat[16];
+    snprintf(pat, sizeof pat, "%s=\"", name);
+    const char *v = taap_ascii_casestr(challenge, pat);
+    const char *end = v ? strchr(v + strlen(pat), '"') : NULL;
+    if (!end)
+        return taap_strdup("");
+    v += strlen(pat);
+    return taap_strndup(v, (size_t)(end - v));
+}
+
+/* lodash's parseInt(nonceCount) + 1, zero-padded to 8 ("00000001" when it
+ * is not a number): decimal, hexadecimal after "0x", leading zeros never
+ * octal. */
+static void next_nonce_count(const char *nc, char out[32])
+{
+    const char *d = nc + strspn(nc, " \t\n\r\f\v");
+    d += *d == '-' || *d == '+';
+    int hex = d[0] == '0' && (d[1] == 'x' || d[1] == 'X');
+    char *end = NULL;
+    long long n = strtoll(nc, &end, hex ? 16 : 10);
+    if (end == nc) {
+        snprintf(out, 32, "00000001");
+        return;
+    }
+    char digits[24];
+    snprintf(digits, sizeof digits, "%lld", n + 1);
+    snprintf(out, 32, "%8s", digits);
+    for (char *p = out; *p == ' '; p++)
+        *p = '0';
+}
+
+/* Each of keys[0..n) set (non-empty) on the auth already? */
+static int all_set(pm_worker *w, const pm_auth *a, const char *const *keys, size_t n)
+{
+    pm_built scratch;
+    memset(&scratch, 0, sizeof scratch);
+    int all = 1;
+    for (size_t i = 0; i < n && all; i++) {
+        char *v = pm_auth_attr(w, a, keys[i], &scratch);
+        all = v && *v;
+        taap_free_secret_str(v);
+    }
+    return all;
+}
+
+/* The challenge's parameters in the runtime's order: nonce, realm, then
+ * opaque and qop when present, then a fresh client nonce and nonceCount
+ * 00000001 when the challenge or the auth has a qop. Returns how many. */
+static size_t challenge_params(pm_worker *w, const pm_auth *a, const char *challenge,
+                               const char *keys[6], char *vals[6])
+{
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    static const char *const fields[4] = {"nonce", "realm", "opaque", "qop"};
+    size_t n = 0;
+    for (size_t i = 0; i < 4; i++) {
+        char *v = challenge_field(challenge, fields[i]);
+        if (i >= 2 && v && !*v) { /* opaque and qop only when given */
+            free(v);
+            continue;
+        }
+        keys[n] = fields[i];
+        vals[n++] = v;
+    }
+    pm_built scratch;
+    memset(&scratch, 0, sizeof scratch);
+    char *own_qop = pm_auth_attr(w, a, "qop", &scratch);
+    int qop = (n > 2 && !strcmp(keys[n - 1], "qop")) || (own_qop && *own_qop);
+    taap_free_secret_str(own_qop);
+    if (qop) {
+        char cnonce[9];
+        pm_random_chars(w->cx, alnum, cnonce, 8);
+        keys[n] = "clientNonce";
+        vals[n++] = taap_strdup(cnonce);
+        keys[n] = "nonceCount";
+        vals[n++] = taap_strdup("00000001");
+    }
+    return n;
+}
+
+int pm_auth_digest_post(pm_worker *w, const pm_auth *a, const pm_http_resp *resp)
+{
+    pm_built scratch;
+    memset(&scratch, 0, sizeof scratch);
+    char *off = pm_auth_attr(w, a, "disableRetryRequest", &scratch);
+    int disabled = !off || pm_auth_flag(off);
+    taap_free_secret_str(off);
+    if (disabled)
+        return 0;
+    const char *challenge =
+        resp->status == 401 || resp->status == 403 ? digest_challenge(resp) : NULL;
+    if (!challenge) { /* answered: the next request counts the nonce once more */
+        char *nc = pm_auth_attr(w, a, "nonceCount", &scratch);
+        char next[32];
+        next_nonce_count(nc ? nc : "", next);
+        taap_free_secret_str(nc);
+        pm_auth_state_set(w, a, "nonceCount", next);
+        return 0;
+    }
+    const char *keys[6];
+    char *vals[6];
+    size_t n = challenge_params(w, a, challenge, keys, vals);
+    /* the runtime does not retry when the auth had all of them already */
+    int replay = !all_set(w, a, keys, n);
+    for (size_t i = 0; i < n; i++) {
+        if (replay && vals[i] && pm_auth_state_set(w, a, keys[i], vals[i]) != 0)
+            replay = 0;
+        free(vals[i]);
+    }
+    return replay;
 }

@@ -655,6 +655,7 @@ static int build_rest(pm_worker *w, const pm_plan_item *pi, pm_built *b, const c
         return -1;
     if (pm_hdr_find(b, "Accept") < 0 && pm_hdr_add(b, "Accept", "*/*") != 0)
         return -1;
+    b->client_from = b->nh; /* what follows, Newman's HTTP client adds (a replay re-adds it) */
     int multipart = !strncmp(late_ct, "multipart/", 10);
     if (late_ct[0] && !has_ct && !multipart && pm_hdr_add(b, "Content-Type", late_ct) != 0)
         return -1;

@@ -1,7 +1,9 @@
 /*
  * exec.c — one item through build → sign → send → check, with retries on
- * transport errors and 5xx (a fresh PoP each time) and one token refresh
- * after a 401; the iterations over the data rows; the -j N workers.
+ * transport errors and 5xx (a fresh PoP each time), one token refresh
+ * after a 401, and the runtime's replay when the auth answered the
+ * server's challenge (digest); the iterations over the data rows; the -j N
+ * workers.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +106,29 @@ static void exec_token_first(pm_worker *w, const pm_plan_item *pi)
                                 : "refreshed before expiry");
 }
 
+/* The request could not be built (`during` what): a config error naming
+ * the item and why. Returns -1. */
+static int exec_build_failed(pm_outcome *oc, const pm_plan_item *pi, const char *during,
+                             const pm_built *b)
+{
+    oc->config = 1;
+    snprintf(oc->error, sizeof oc->error, "%s: %s%s", pi->it->path, during,
+             b->err[0] ? b->err : "out of memory");
+    return -1;
+}
+
+/* b's warnings as Newman's console warns (caller holds cx->lock). */
+static void exec_console_warnings(pm_worker *w, const pm_plan_item *pi, const pm_built *b)
+{
+    for (const char *l = b->warnings.len ? b->warnings.p : ""; *l;) {
+        size_t n = strcspn(l, "\n");
+        char msg[600];
+        snprintf(msg, sizeof msg, "warn: %.*s", (int)(n > 580 ? 580 : n), l);
+        pm_emit(w->cx, TAAP_RUN_EV_CONSOLE, w->iteration, pi->it->path, msg, NULL);
+        l += n + (l[n] == '\n');
+    }
+}
+
 /* Build, sign and check one attempt's bytes. 0, or -1 with oc->config set
  * (*gen: the token generation the request was built with). */
 static int exec_prepare(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_outcome *oc,
@@ -114,12 +139,8 @@ static int exec_prepare(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_ou
     int brc = pm_build_request(w, pi, b);
     *gen = cx->token_gen;
     pthread_mutex_unlock(&cx->lock);
-    if (brc != 0) {
-        oc->config = 1;
-        snprintf(oc->error, sizeof oc->error, "%s: %s", pi->it->path,
-                 b->err[0] ? b->err : "out of memory");
-        return -1;
-    }
+    if (brc != 0)
+        return exec_build_failed(oc, pi, "", b);
     if (b->pop) {
         char e[300];
         if (!cx->key) {
@@ -136,14 +157,8 @@ static int exec_prepare(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_ou
     /* warnings (and --strict-vars) for what is left unresolved in the final bytes */
     unres_ctx uc = {cx, pi->it->path, "", 0};
     pthread_mutex_lock(&cx->lock);
-    if (b->warnings.len && !oc->attempts) /* files not read: Newman's console warnings, once */
-        for (const char *l = b->warnings.p; *l;) {
-            size_t n = strcspn(l, "\n");
-            char msg[600];
-            snprintf(msg, sizeof msg, "warn: %.*s", (int)(n > 580 ? 580 : n), l);
-            pm_emit(cx, TAAP_RUN_EV_CONSOLE, w->iteration, pi->it->path, msg, NULL);
-            l += n + (l[n] == '\n');
-        }
+    if (!oc->attempts) /* files not read: Newman's console warnings, once */
+        exec_console_warnings(w, pi, b);
     pm_unresolved(b->url_raw ? b->url_raw : b->url, on_unresolved, &uc);
     for (size_t i = 0; i < b->nh; i++) {
         pm_unresolved(b->hn[i], on_unresolved, &uc);
@@ -161,9 +176,85 @@ static int exec_prepare(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_ou
     return 0;
 }
 
+/* b on the wire once; what came back goes into oc. 0, or -1 on a
+ * transport error (oc->error says why). */
+static int exec_transmit(pm_worker *w, const pm_built *b, pm_outcome *oc, pm_http_resp *resp)
+{
+    pm_run *cx = w->cx;
+    pm_http_resp_clear(resp);
+    const char *const *hn = (const char *const *)b->hn, *const *hv = (const char *const *)b->hv;
+    pm_http_req hr = {b->method, b->url, hn, hv, b->nh, b->body, b->body_len, b->body_file,
+                      cx->o->timeout_ms, cx->o->insecure, cx->o->cacert, cx->o->connect_to,
+                      cx->o->n_connect_to, cx->o->ignore_redirects};
+    int sr = w->http->ops->send(w->http, &hr, resp);
+    oc->time_ms = resp->time_ms;
+    if (sr != 0) {
+        oc->transport = 1;
+        snprintf(oc->error, sizeof oc->error, "%s", resp->error);
+        return -1;
+    }
+    oc->transport = 0;
+    oc->error[0] = '\0';
+    oc->status = resp->status;
+    oc->bytes = resp->total_bytes;
+    snprintf(oc->status_text, sizeof oc->status_text, "%s", resp->reason ? resp->reason : "");
+    oc->dns_ms = resp->dns_ms;
+    oc->connect_ms = resp->connect_ms;
+    oc->tls_ms = resp->tls_ms;
+    oc->ttfb_ms = resp->ttfb_ms;
+    return 0;
+}
+
+/* Keep the response being replayed over: Newman reports it (a line of its
+ * own, one more request). 0, or -1 on OOM. */
+static int exec_keep_replayed(pm_outcome *oc)
+{
+    pm_exchange *v = realloc(oc->replayed, (oc->n_replayed + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    oc->replayed = v;
+    pm_exchange *x = &v[oc->n_replayed++];
+    x->status = oc->status;
+    snprintf(x->status_text, sizeof x->status_text, "%s", oc->status_text);
+    x->time_ms = oc->time_ms;
+    x->bytes = oc->bytes;
+    return 0;
+}
+
+/* The runtime's replay: the auth's post hook read the response (digest
+ * took the server's challenge) and wants the request again, re-signed
+ * (replay-controller.js: at most PM_MAX_REPLAYS times, then its warning and
+ * this response stands). 1 when b is ready to go again, 0 when this
+ * response is final, -1 when the replay could not be built (oc->config). */
+static int exec_replay(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_outcome *oc,
+                       const pm_http_resp *resp)
+{
+    pm_run *cx = w->cx;
+    pthread_mutex_lock(&cx->lock);
+    int again = pm_auth_post(w, pi->it, resp);
+    if (again && oc->replays >= PM_MAX_REPLAYS) {
+        pm_emit(cx, TAAP_RUN_EV_CONSOLE, w->iteration, pi->it->path,
+                "warn: runtime: maximum intermediate request limit exceeded", NULL);
+        again = 0;
+    }
+    int rc = 0;
+    if (again) {
+        pm_buf_free(&b->warnings);
+        rc = exec_keep_replayed(oc) == 0 ? pm_auth_replay(w, pi->it, b) : -1;
+        if (rc == 0)
+            exec_console_warnings(w, pi, b); /* e.g. an algorithm it cannot sign with */
+    }
+    pthread_mutex_unlock(&cx->lock);
+    if (rc != 0)
+        return exec_build_failed(oc, pi, "replaying the request: ", b);
+    oc->replays += (unsigned)again;
+    return again;
+}
+
 /* Send with retries: transport errors and 5xx are retried (each try built
  * and signed afresh), a 401 on a token-bearing request refreshes the
- * token once. *refreshed says whether that happened. */
+ * token once; within a try, an answered auth challenge is replayed (as
+ * Newman does). *refreshed says whether the token was refreshed. */
 static void exec_send(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_outcome *oc,
                       pm_http_resp *resp, int *refreshed)
 {
@@ -177,27 +268,16 @@ static void exec_send(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_outc
         unsigned gen;
         if (exec_prepare(w, pi, b, oc, &gen) != 0)
             return;
-        const char *const *hn = (const char *const *)b->hn, *const *hv = (const char *const *)b->hv;
-        pm_http_req hr = {b->method, b->url, hn, hv, b->nh, b->body, b->body_len, b->body_file,
-                          cx->o->timeout_ms, cx->o->insecure, cx->o->cacert, cx->o->connect_to,
-                          cx->o->n_connect_to, cx->o->ignore_redirects};
         oc->attempts++;
-        int sr = w->http->ops->send(w->http, &hr, resp);
-        oc->time_ms = resp->time_ms;
-        if (sr != 0) {
-            oc->transport = 1;
-            snprintf(oc->error, sizeof oc->error, "%s", resp->error);
+        oc->replays = 0;
+        int sr, replay = 0;
+        while ((sr = exec_transmit(w, b, oc, resp)) == 0 &&
+               (replay = exec_replay(w, pi, b, oc, resp)) > 0)
+            ;
+        if (replay < 0)
+            return;
+        if (sr != 0)
             continue; /* retry with a fresh PoP */
-        }
-        oc->transport = 0;
-        oc->error[0] = '\0';
-        oc->status = resp->status;
-        oc->bytes = resp->total_bytes;
-        snprintf(oc->status_text, sizeof oc->status_text, "%s", resp->reason ? resp->reason : "");
-        oc->dns_ms = resp->dns_ms;
-        oc->connect_ms = resp->connect_ms;
-        oc->tls_ms = resp->tls_ms;
-        oc->ttfb_ms = resp->ttfb_ms;
         if (pi->is_token) {
             pthread_mutex_lock(&cx->lock);
             cx->res->token_requests++;
@@ -369,6 +449,14 @@ void pm_exec_item(pm_worker *w, const pm_plan_item *pi, int from_token_lock, con
     }
     pm_record_result(w, pi, &b, &oc);
     free(oc.detail);
+    free(oc.replayed);
+    /* the runtime restores the item's request after it ran: what a post
+     * hook set on the item's own auth is gone; a folder's or the
+     * collection's auth keeps it */
+    pthread_mutex_lock(&cx->lock);
+    pm_auth_state_drop(cx, pi->it->auth);
+    pm_auth_state_drop(cx, mut.auth);
+    pthread_mutex_unlock(&cx->lock);
     pm_assertions_free(&oc.asserts);
     pm_assertions_free(&oc.script_errs);
     exec_mutated_free(&mut);

@@ -256,6 +256,7 @@ typedef struct pm_record {
     char **hn, **hv;
     taap_run_assertion *as;    /* r.assertions; strings owned */
     taap_run_assertion *sf;    /* r.script_failures; strings owned */
+    taap_run_exchange *rp;     /* r.replayed; strings owned */
 } pm_record;
 
 struct taap_run_result {

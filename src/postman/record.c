@@ -153,6 +153,22 @@ static void record_verdict(pm_record *rec, const pm_outcome *oc)
     (void)oc;
 }
 
+/* The responses replayed over, for the record (NULL when none or OOM). */
+static taap_run_exchange *copy_replayed(const pm_outcome *oc, size_t *n)
+{
+    *n = 0;
+    taap_run_exchange *v = oc->n_replayed ? calloc(oc->n_replayed, sizeof *v) : NULL;
+    for (size_t i = 0; v && i < oc->n_replayed; i++) {
+        const pm_exchange *x = &oc->replayed[i];
+        v[i].status = x->status;
+        v[i].status_text = x->status_text[0] ? taap_strdup(x->status_text) : NULL;
+        v[i].time_ms = x->time_ms;
+        v[i].response_bytes = x->bytes;
+        *n = i + 1;
+    }
+    return v;
+}
+
 /* The item's place in the plan (Newman's cursor.position). */
 static size_t plan_position(const pm_run *cx, const pm_item *it)
 {
@@ -223,6 +239,7 @@ void pm_record_result(pm_worker *w, const pm_plan_item *pi, const pm_built *b, p
     q->assertions = rec->as;
     q->n_script_failures = copy_assertions(cx, &rec->sf, &oc->script_errs);
     q->script_failures = rec->sf;
+    q->replayed = rec->rp = copy_replayed(oc, &q->n_replayed);
     record_verdict(rec, oc);
     q->item_id = rec->own[8] = it->id ? taap_strdup(it->id) : NULL;
     q->status_text = rec->own[9] = oc->status_text[0] ? taap_strdup(oc->status_text) : NULL;

@@ -32,6 +32,17 @@ static double root(double v)
     return x;
 }
 
+/* One response's time into the sent count, minimum and maximum. */
+static void count_sent(taap_run_stats *st, double ms, double *sum)
+{
+    st->sent++;
+    if (st->sent == 1 || ms < st->min_ms)
+        st->min_ms = ms;
+    if (ms > st->max_ms)
+        st->max_ms = ms;
+    *sum += ms;
+}
+
 void taap_run_result_stats(const taap_run_result *r, taap_run_stats *st)
 {
     memset(st, 0, sizeof *st);
@@ -51,16 +62,11 @@ void taap_run_result_stats(const taap_run_result *r, taap_run_stats *st)
             st->config_errors++;
         else if (!q->passed)
             st->failed++;
-        if (q->status > 0 || q->transport_error) {
-            if (!q->skipped) {
-                st->sent++;
-                if (st->sent == 1 || q->time_ms < st->min_ms)
-                    st->min_ms = q->time_ms;
-                if (q->time_ms > st->max_ms)
-                    st->max_ms = q->time_ms;
-                sum += q->time_ms;
-            }
-        }
+        /* the responses replayed over were requests on the wire too (Newman's count) */
+        for (size_t k = 0; k < q->n_replayed; k++)
+            count_sent(st, q->replayed[k].time_ms, &sum);
+        if ((q->status > 0 || q->transport_error) && !q->skipped)
+            count_sent(st, q->time_ms, &sum);
     }
     st->avg_ms = st->sent ? sum / (double)st->sent : 0;
     st->interrupted = r->interrupted;
@@ -79,6 +85,10 @@ void taap_run_result_stats(const taap_run_result *r, taap_run_stats *st)
             case TAAP_ASSERTION_NOT_RUN: st->assertions_not_run++; break;
             default: break;
             }
+        }
+        for (size_t k = 0; k < q->n_replayed; k++) {
+            st->response_bytes += q->replayed[k].response_bytes;
+            var += (q->replayed[k].time_ms - st->avg_ms) * (q->replayed[k].time_ms - st->avg_ms);
         }
         if ((q->status > 0 || q->transport_error) && !q->skipped)
             var += (q->time_ms - st->avg_ms) * (q->time_ms - st->avg_ms);
@@ -126,6 +136,9 @@ void taap_run_result_free(taap_run_result *r)
         free(rec->hv);
         free_assertions(rec->as, rec->r.n_assertions);
         free_assertions(rec->sf, rec->r.n_script_failures);
+        for (size_t k = 0; k < rec->r.n_replayed; k++)
+            free((char *)rec->rp[k].status_text);
+        free(rec->rp);
     }
     free(r->recs);
     free(r->collection_name);

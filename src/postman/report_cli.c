@@ -82,6 +82,15 @@ taap_code taap_run_report_request(const taap_run_request *q, const taap_run_cli_
     pm_buf b = {0};
     pm_buf_printf(&b, "%s %s\n", g.item, q->name);
     char size[32], ms[32];
+    /* a response it was replayed over (an answered auth challenge): a line
+     * of its own, as Newman prints every request */
+    for (size_t k = 0; k < q->n_replayed; k++) {
+        const taap_run_exchange *x = &q->replayed[k];
+        size_str(size, sizeof size, x->response_bytes);
+        ms_str(ms, sizeof ms, x->time_ms);
+        pm_buf_printf(&b, "  %s %s [%ld%s%s, %s, %s]\n", q->method, q->url, x->status,
+                      x->status_text ? " " : "", x->status_text ? x->status_text : "", size, ms);
+    }
     size_str(size, sizeof size, q->response_bytes);
     ms_str(ms, sizeof ms, q->time_ms);
     pm_buf_printf(&b, "  %s %s ", q->method, q->url);

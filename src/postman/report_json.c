@@ -3,7 +3,8 @@
  * (newman lib/reporters/json: the run summary serialised), so tooling that
  * reads Newman's report reads taap's: run.stats.*.{total,pending,failed},
  * run.timings, run.executions[] {cursor, item, request, response,
- * assertions[{assertion, skipped, error}]}, run.failures[] {error, at,
+ * assertions[{assertion, skipped, error}]} (once per request sent, as
+ * Newman lists a replayed one), run.failures[] {error, at,
  * source, parent, cursor}, run.error. An assertion that did not run
  * carries an error (name "NotRun"), so a reader that counts "no error" as
  * a pass never counts it as one. Fields Newman lacks are added beside
@@ -237,12 +238,17 @@ taap_code taap_run_report_json(const taap_run_result *r, char **out, taap_error 
     pm_buf_puts(&b, ",\"run\":{");
     stats(&b, r, &st);
     timings(&b, r, &st);
+    /* Newman pushes an execution on every request event, so one replayed
+     * over a response (an answered auth challenge) is listed once per
+     * request sent, each time as it finally was */
     pm_buf_puts(&b, "\"executions\":[");
-    for (size_t i = 0; i < r->n; i++) {
-        if (i)
-            pm_buf_put(&b, ",", 1);
-        execution(&b, r, &r->recs[i].r);
-    }
+    size_t listed = 0;
+    for (size_t i = 0; i < r->n; i++)
+        for (size_t k = 0; k <= r->recs[i].r.n_replayed; k++) {
+            if (listed++)
+                pm_buf_put(&b, ",", 1);
+            execution(&b, r, &r->recs[i].r);
+        }
     pm_buf_printf(&b, "],\"transfers\":{\"responseTotal\":%llu},\"failures\":[",
                   (unsigned long long)st.response_bytes);
     fail_ctx fc = {&b, r, 0};

@@ -9,7 +9,8 @@
  *   auth.c    the collection's auth helpers, one table row per type
  *   token.c   the OAuth token: Basic credentials, capture, reuse, refresh
  *   exec.c    one item through build → send → check (retries, 401
- *             refresh), iterations, the -j N workers
+ *             refresh, the auth's replay after a challenge), iterations,
+ *             the -j N workers
  *   record.c  results, events and warnings as the reporters see them
  *   runner.c  taap_run_collection: set-up, the workers, tear-down
  *   transport_curl.c  the one real transport (taap/http.h session)
@@ -33,6 +34,7 @@ int pm_iterdata_scope(const taap_iterdata *d, size_t row, pm_scope *out);
 pm_scope *pm_varset_scope(taap_varset *v);
 
 #define MAX_RANGES 16
+#define PM_MAX_REPLAYS 3 /* the runtime's replays of one request (replay-controller.js) */
 #define TOKEN_SKEW 60 /* refresh this many seconds before expiry (SPEC §4) */
 
 /* ---- the transport seam -------------------------------------------------------
@@ -81,6 +83,16 @@ typedef struct pm_plan_item {
     int jsrsasign;
 } pm_plan_item;
 
+/* Auth parameters a post hook set during the run (Newman's "system"
+ * parameters), kept on the auth where the collection defines it: a
+ * folder's or the collection's is seen by every item inheriting it and
+ * every later iteration; an item's own lasts until the item is done
+ * (auth.c). */
+typedef struct pm_auth_state {
+    const pm_auth *auth;
+    pm_scope params;
+} pm_auth_state;
+
 typedef struct pm_run {
     const taap_collection *c;
     const taap_run_options *o;
@@ -118,6 +130,8 @@ typedef struct pm_run {
     pm_sb_where sb_where;    /* node and the sandbox (PM_SCRIPTS_RUN) */
     pm_random_fn random;     /* the seam's, or NULL (RAND_bytes) */
     void *random_ctx;
+    pm_auth_state *auth_states; /* under lock */
+    size_t n_auth_states;
 } pm_run;
 
 enum { PM_SCRIPTS_NONE = 0, PM_SCRIPTS_RUN, PM_SCRIPTS_IGNORED };
@@ -163,6 +177,8 @@ typedef struct pm_built {
     int uses_token;
     pm_buf warnings;        /* Newman's console warnings (a file not read), one a line */
     int form;               /* the body is urlencoded (OAuth 1.0 signs its pairs) */
+    size_t client_from;     /* headers from here on are the ones Newman's HTTP client adds
+                               on the wire (not in the request its runtime replays) */
 } pm_built;
 
 void pm_built_free(pm_built *b);
@@ -206,12 +222,30 @@ int pm_auth_apply(pm_worker *w, const pm_item *it, pm_built *b);
 /* "Basic base64(user:pass)" (malloc'd; free with taap_free_secret_str). */
 char *pm_basic_value(const char *user, const char *pass);
 /* The auth's attribute `key`, variables resolved ("" when absent; NULL with
- * b->err on failure). Free with taap_free_secret_str. */
+ * b->err on failure), or the value a post hook set for it during the run.
+ * Free with taap_free_secret_str. */
 char *pm_auth_attr(pm_worker *w, const pm_auth *a, const char *key, pm_built *b);
 /* JavaScript truthiness of an attribute's text ("" and "false" are false). */
 int pm_auth_flag(const char *v);
+/* Newman's post hook for the auth in effect, on a response: 1 when the
+ * auth took new parameters from it and the request is to be replayed
+ * (caller holds cx->lock). */
+int pm_auth_post(pm_worker *w, const pm_item *it, const pm_http_resp *resp);
+/* b made into the runtime's replay of it: its headers as Newman holds them
+ * after sending, auth applied again, the HTTP client's own after them
+ * (caller holds cx->lock). 0, or -1 (b->err). */
+int pm_auth_replay(pm_worker *w, const pm_item *it, pm_built *b);
+/* Set a parameter as the runtime's AuthInterface.set does: only one a
+ * post hook set before, one the auth lacks, or one that resolves empty;
+ * kept for the rest of the run. 0, or -1 on OOM. */
+int pm_auth_state_set(pm_worker *w, const pm_auth *a, const char *key, const char *value);
+/* Forget what post hooks set on `a` (an item's own auth, when the item is
+ * done: the runtime restores the item's request; caller holds cx->lock). */
+void pm_auth_state_drop(pm_run *cx, const pm_auth *a);
+void pm_auth_states_free(pm_run *cx);
 /* The rows for auth_digest.c and auth_oauth1.c. */
 int pm_auth_digest(pm_worker *w, const pm_auth *a, pm_built *b);
+int pm_auth_digest_post(pm_worker *w, const pm_auth *a, const pm_http_resp *resp);
 int pm_auth_oauth1(pm_worker *w, const pm_auth *a, pm_built *b);
 /* The request target's path and query as sent, from "/" (malloc'd). */
 char *pm_url_path(const char *url);
@@ -219,6 +253,14 @@ char *pm_url_path(const char *url);
 void pm_auth_warn(pm_built *b, const char *type, const char *what);
 
 /* ---- record.c -------------------------------------------------------------------- */
+/* A response replayed over (an auth challenge answered): Newman reports it. */
+typedef struct pm_exchange {
+    long status;
+    char status_text[64];
+    double time_ms;
+    uint64_t bytes;
+} pm_exchange;
+
 typedef struct pm_outcome {
     long status;
     double time_ms;
@@ -235,6 +277,9 @@ typedef struct pm_outcome {
     pm_assertions script_errs; /* scripts that threw or did not run (name: the owner) */
     unsigned prerequest_scripts, test_scripts, script_errors; /* scripts run */
     char script_error[400]; /* the first script that threw, timed out or could not run */
+    pm_exchange *replayed;  /* responses before the final one, in order (malloc'd) */
+    size_t n_replayed;
+    unsigned replays;       /* of the current try (bounded by PM_MAX_REPLAYS) */
 } pm_outcome;
 
 void pm_emit(pm_run *cx, taap_run_event_type type, unsigned iteration, const char *path,

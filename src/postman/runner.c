@@ -223,6 +223,7 @@ static void run_free(pm_run *cx)
         free(cx->warned[i]);
     free(cx->warned);
     pm_secrets_free(&cx->secrets);
+    pm_auth_states_free(cx);
     pm_scope_clear(&cx->coll);
     pm_scope_clear(&cx->local);
     taap_key_free(cx->own_key);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "run.h"
 
 /* ---- the fake transport: records requests, answers from a script ---------- */
@@ -30,6 +32,7 @@ typedef struct fake_answer {
     long status;
     const char *body;
     int transport_error;
+    const char *www_authenticate[2]; /* WWW-Authenticate headers, in order */
 } fake_answer;
 
 static struct {
@@ -59,7 +62,7 @@ static int fake_send(pm_transport *t, const pm_http_req *rq, pm_http_resp *resp)
                  rq->body ? (const char *)rq->body : "");
         fake.n++;
     }
-    fake_answer a = k < FAKE_MAX ? fake.answers[k] : (fake_answer){0, NULL, 0};
+    fake_answer a = k < FAKE_MAX ? fake.answers[k] : (fake_answer){0, NULL, 0, {NULL, NULL}};
     if (a.transport_error) {
         snprintf(resp->error, sizeof resp->error, "connection refused (fake)");
         return -1;
@@ -70,6 +73,13 @@ static int fake_send(pm_transport *t, const pm_http_req *rq, pm_http_resp *resp)
     resp->body_len = strlen(body);
     resp->total_bytes = resp->body_len;
     resp->time_ms = 1.0;
+    for (size_t i = 0; i < 2 && a.www_authenticate[i]; i++) {
+        taap_header *h = realloc(resp->headers, (resp->n_headers + 1) * sizeof *h);
+        assert_non_null(h);
+        resp->headers = h;
+        h[resp->n_headers].name = strdup("WWW-Authenticate");
+        h[resp->n_headers++].value = strdup(a.www_authenticate[i]);
+    }
     return 0;
 }
 
@@ -145,7 +155,7 @@ static void test_token_then_bearer(void **state)
 {
     (void)state;
     fake_reset();
-    fake.answers[0] = (fake_answer){200, "{\"access_token\":\"AT-secret-123\",\"expires_in\":3600}", 0};
+    fake.answers[0] = (fake_answer){200, "{\"access_token\":\"AT-secret-123\",\"expires_in\":3600}", 0, {NULL, NULL}};
     taap_collection *c = parse(token_collection);
     taap_varset *env = taap_varset_new();
     assert_int_equal(taap_varset_set(env, "client_id", "cid", NULL), TAAP_OK);
@@ -189,9 +199,9 @@ static void test_401_refreshes_once(void **state)
 {
     (void)state;
     fake_reset();
-    fake.answers[0] = (fake_answer){200, "{\"access_token\":\"AT-one-111\"}", 0};
-    fake.answers[1] = (fake_answer){401, "{}", 0};
-    fake.answers[2] = (fake_answer){200, "{\"access_token\":\"AT-two-222\"}", 0};
+    fake.answers[0] = (fake_answer){200, "{\"access_token\":\"AT-one-111\"}", 0, {NULL, NULL}};
+    fake.answers[1] = (fake_answer){401, "{}", 0, {NULL, NULL}};
+    fake.answers[2] = (fake_answer){200, "{\"access_token\":\"AT-two-222\"}", 0, {NULL, NULL}};
     taap_collection *c = parse(token_collection);
     taap_varset *env = taap_varset_new();
     assert_int_equal(taap_varset_set(env, "id", "1", NULL), TAAP_OK);
@@ -213,9 +223,9 @@ static void test_auth_table_and_failures(void **state)
 {
     (void)state;
     fake_reset();
-    fake.answers[1] = (fake_answer){0, NULL, 1}; /* transport error, then */
-    fake.answers[2] = (fake_answer){503, "busy", 0}; /* a 5xx, then */
-    fake.answers[3] = (fake_answer){404, "nope", 0}; /* a failure */
+    fake.answers[1] = (fake_answer){0, NULL, 1, {NULL, NULL}}; /* transport error, then */
+    fake.answers[2] = (fake_answer){503, "busy", 0, {NULL, NULL}}; /* a 5xx, then */
+    fake.answers[3] = (fake_answer){404, "nope", 0, {NULL, NULL}}; /* a failure */
     taap_collection *c = parse(
         "{\"info\":{\"name\":\"A\",\"schema\":\"v2.1\"},\"item\":["
         " {\"name\":\"basic\",\"request\":{\"method\":\"GET\",\"url\":\"http://h/a\","
@@ -399,6 +409,237 @@ static void test_digest_rfc2617(void **state)
     taap_collection_free(c);
 }
 
+
+/* ---- digest: answering the server's challenge (Newman's replay) ----------------- */
+
+#define CHALLENGE "Digest realm=\"r\", nonce=\"n\", qop=\"auth\", opaque=\"o\""
+#define DIGEST_UP "{\"type\":\"digest\",\"digest\":[{\"key\":\"username\",\"value\":\"u\"}," \
+                  "{\"key\":\"password\",\"value\":\"p\"}"
+
+/* MD5 hex of s, computed here (RFC 7616's H), not by the code under test. */
+static void md5_hex(const char *s, char out[33])
+{
+    unsigned char h[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    assert_int_equal(EVP_Digest(s, strlen(s), h, &n, EVP_md5(), NULL), 1);
+    for (unsigned i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* The Authorization a client answering CHALLENGE for u/p sends (qop auth). */
+static void expected_answer(const char *method, const char *uri, const char *nc,
+                            const char *cnonce, char *out, size_t cap)
+{
+    char a1[33], a2[33], resp[33], buf[256];
+    md5_hex("u:r:p", a1);
+    snprintf(buf, sizeof buf, "%s:%s", method, uri);
+    md5_hex(buf, a2);
+    snprintf(buf, sizeof buf, "%s:n:%s:%s:auth:%s", a1, nc, cnonce, a2);
+    md5_hex(buf, resp);
+    snprintf(out, cap,
+             "Authorization: Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"%s\", "
+             "algorithm=\"MD5\", qop=auth, nc=%s, cnonce=\"%s\", response=\"%s\", opaque=\"o\"\n",
+             uri, nc, cnonce, resp);
+}
+
+typedef struct seen_events {
+    int requests;
+    long status;
+    int limit_warned;
+} seen_events;
+
+static void on_event(void *ctx, const taap_run_event *ev)
+{
+    seen_events *s = ctx;
+    if (ev->type == TAAP_RUN_EV_REQUEST) {
+        s->requests++;
+        s->status = ev->request->status;
+    }
+    if (ev->type == TAAP_RUN_EV_CONSOLE && ev->message &&
+        strstr(ev->message, "runtime: maximum intermediate request limit exceeded"))
+        s->limit_warned++;
+}
+
+static taap_run_result *run_digest(const taap_collection *c, unsigned iterations,
+                                   seen_events *ev)
+{
+    taap_run_options o;
+    taap_run_options_init(&o);
+    o.iterations = iterations;
+    unsigned char rnd = 0; /* the client nonce: "aaaaaaaa" */
+    pm_run_seams seams = {fake_open, NULL, fixed_random, &rnd};
+    taap_run_result *res = NULL;
+    taap_error err = TAAP_ERROR_INIT;
+    memset(ev, 0, sizeof *ev);
+    assert_int_equal(pm_run_collection(c, NULL, NULL, NULL, &o, on_event, ev, &seams, &res, &err),
+                     TAAP_OK);
+    return res;
+}
+
+/* A 401 with a Digest challenge: the request went unsigned, is replayed
+ * signed with the challenge's nonce, realm, qop and opaque (a client nonce
+ * from the run's random source, nc 00000001); the reporters see one
+ * request with the final response, the 401 kept as replayed over. What the
+ * challenge set stays on the collection's auth: the next item and the next
+ * iteration are signed at once, the nonce counted up after each answer. */
+static void test_digest_challenge_answered(void **state)
+{
+    (void)state;
+    fake_reset();
+    taap_collection *c = parse(
+        "{\"info\":{\"name\":\"D\",\"schema\":\"v2.1\"},\"auth\":" DIGEST_UP "]},"
+        "\"item\":[{\"name\":\"one\",\"request\":{\"method\":\"GET\",\"url\":\"http://h.test/dir/index.html?x=1\"}},"
+        "{\"name\":\"two\",\"request\":{\"method\":\"POST\",\"url\":\"http://h.test/two\"}}]}");
+    fake.answers[0] = (fake_answer){401, "", 0, {CHALLENGE, NULL}};
+    seen_events ev;
+    taap_run_result *res = run_digest(c, 2, &ev);
+    char want[512];
+    assert_int_equal(fake.n, 5);
+    assert_null(strstr(fake.seen[0].headers, "Authorization"));
+    expected_answer("GET", "/dir/index.html?x=1", "00000001", "aaaaaaaa", want, sizeof want);
+    assert_string_equal(strstr(fake.seen[1].headers, "Authorization"), want);
+    /* the replay: the headers the runtime kept, then Authorization */
+    assert_int_equal(strncmp(fake.seen[1].headers, "Accept: */*\nAuthorization: ", 27), 0);
+    expected_answer("POST", "/two", "00000002", "aaaaaaaa", want, sizeof want);
+    assert_non_null(strstr(fake.seen[2].headers, want));
+    expected_answer("GET", "/dir/index.html?x=1", "00000003", "aaaaaaaa", want, sizeof want);
+    assert_non_null(strstr(fake.seen[3].headers, want));
+    expected_answer("POST", "/two", "00000004", "aaaaaaaa", want, sizeof want);
+    assert_non_null(strstr(fake.seen[4].headers, want));
+    /* reporters: one execution per item, the final response; the 401 listed as replayed over */
+    assert_int_equal(taap_run_result_count(res), 4);
+    const taap_run_request *q = taap_run_result_get(res, 0);
+    assert_int_equal(q->status, 200);
+    assert_int_equal(q->attempts, 1);
+    assert_int_equal(q->n_replayed, 1);
+    assert_int_equal(q->replayed[0].status, 401);
+    assert_int_equal(taap_run_result_get(res, 1)->n_replayed, 0);
+    assert_int_equal(ev.requests, 4);
+    taap_run_stats st;
+    taap_run_result_stats(res, &st);
+    assert_int_equal(st.sent, 5); /* Newman counts the 401 as a request */
+    assert_int_equal(st.failed, 0);
+    /* the CLI prints the 401 on a line of its own before the final one */
+    char *text = NULL;
+    size_t no = 0;
+    taap_error err = TAAP_ERROR_INIT;
+    assert_int_equal(taap_run_report_request(q, NULL, &no, &text, &err), TAAP_OK);
+    const char *l401 = strstr(text, "  GET http://h.test/dir/index.html?x=1 [401, 0B, 1ms]\n");
+    assert_non_null(l401);
+    assert_non_null(strstr(l401, "  GET http://h.test/dir/index.html?x=1 [200, 2B, 1ms]"));
+    free(text);
+    /* the JSON report lists the execution once per request, as Newman's */
+    assert_int_equal(taap_run_report_json(res, &text, &err), TAAP_OK);
+    size_t listed = 0;
+    for (const char *p = text; (p = strstr(p, "\"cursor\":")); p++)
+        listed++;
+    assert_int_equal(listed, 5);
+    assert_non_null(strstr(text, "\"requests\":{\"total\":5,"));
+    free(text);
+    taap_run_result_free(res);
+    taap_collection_free(c);
+}
+
+/* One item with digest auth `auth` (closing "]}" included) answered by
+ * `first` and then 200s: the number of requests sent. */
+static int digest_requests(const char *auth, fake_answer first, seen_events *ev, long *status)
+{
+    fake_reset();
+    taap_collection *c = one_auth("http://h.test/x", auth);
+    for (int i = 0; i < FAKE_MAX; i++)
+        fake.answers[i] = first.status ? first : (fake_answer){200, NULL, 0, {NULL, NULL}};
+    fake.answers[1] = (fake_answer){200, NULL, 0, {NULL, NULL}};
+    taap_run_result *res = run_digest(c, 1, ev);
+    int n = fake.n;
+    *status = taap_run_result_get(res, 0)->status;
+    taap_run_result_free(res);
+    taap_collection_free(c);
+    return n;
+}
+
+/* When the runtime replays and when it does not: a 403 is answered like a
+ * 401; a Digest challenge after a Basic one is found; not with
+ * disableRetryRequest, nor for a Basic challenge, nor when the auth had
+ * every parameter the challenge brings already (even another nonce: the
+ * runtime checks presence). */
+static void test_digest_challenge_rules(void **state)
+{
+    (void)state;
+    seen_events ev;
+    long status;
+    assert_int_equal(digest_requests(DIGEST_UP "]}", (fake_answer){403, "", 0, {CHALLENGE, NULL}},
+                                     &ev, &status), 2);
+    assert_int_equal(status, 200);
+    assert_non_null(strstr(fake.seen[1].headers, "Authorization: Digest username=\"u\""));
+    assert_int_equal(digest_requests(DIGEST_UP "]}",
+                                     (fake_answer){401, "", 0, {"Basic realm=\"b\"", CHALLENGE}},
+                                     &ev, &status), 2);
+    assert_int_equal(digest_requests(DIGEST_UP "]}", (fake_answer){401, "", 0, {"Basic realm=\"b\"", NULL}},
+                                     &ev, &status), 1);
+    assert_int_equal(status, 401);
+    assert_int_equal(digest_requests(DIGEST_UP ",{\"key\":\"disableRetryRequest\",\"value\":true}]}",
+                                     (fake_answer){401, "", 0, {CHALLENGE, NULL}}, &ev, &status), 1);
+    assert_int_equal(status, 401);
+    assert_int_equal(digest_requests(DIGEST_UP "]}", (fake_answer){500, "", 0, {CHALLENGE, NULL}},
+                                     &ev, &status), 1);
+    assert_int_equal(
+        digest_requests(DIGEST_UP ",{\"key\":\"realm\",\"value\":\"r\"},{\"key\":\"nonce\",\"value\":\"old\"},"
+                                  "{\"key\":\"qop\",\"value\":\"auth\"},{\"key\":\"opaque\",\"value\":\"o\"},"
+                                  "{\"key\":\"clientNonce\",\"value\":\"c\"},{\"key\":\"nonceCount\",\"value\":\"00000001\"}]}",
+                        (fake_answer){401, "", 0, {CHALLENGE, NULL}}, &ev, &status),
+        1);
+    assert_non_null(strstr(fake.seen[0].headers, "nonce=\"old\""));
+    /* a parameter the auth lacked (opaque): replayed, the user's nonce kept */
+    assert_int_equal(
+        digest_requests(DIGEST_UP ",{\"key\":\"realm\",\"value\":\"r\"},{\"key\":\"nonce\",\"value\":\"old\"}]}",
+                        (fake_answer){401, "", 0, {CHALLENGE, NULL}}, &ev, &status),
+        2);
+    assert_non_null(strstr(fake.seen[1].headers, "nonce=\"old\""));
+    assert_non_null(strstr(fake.seen[1].headers, "opaque=\"o\""));
+}
+
+/* A challenge that never completes (an empty nonce) is replayed three
+ * times, as the runtime's replay controller allows, then its warning and
+ * the last 401 stands. */
+static void test_digest_replay_bound(void **state)
+{
+    (void)state;
+    seen_events ev;
+    fake_reset();
+    taap_collection *c = one_auth("http://h.test/x", DIGEST_UP "]}");
+    for (int i = 0; i < FAKE_MAX; i++)
+        fake.answers[i] = (fake_answer){401, "", 0, {"Digest realm=\"r\", nonce=\"\"", NULL}};
+    taap_run_result *res = run_digest(c, 1, &ev);
+    assert_int_equal(fake.n, 1 + PM_MAX_REPLAYS);
+    assert_int_equal(PM_MAX_REPLAYS, 3);
+    assert_int_equal(ev.limit_warned, 1);
+    const taap_run_request *q = taap_run_result_get(res, 0);
+    assert_int_equal(q->status, 401);
+    assert_int_equal(q->n_replayed, 3);
+    taap_run_result_free(res);
+    taap_collection_free(c);
+}
+
+/* What the challenge set on an item's own auth lasts until the item is
+ * done (the runtime restores the item's request): the next iteration is
+ * challenged and replayed again, nc starting over. */
+static void test_digest_item_auth_per_execution(void **state)
+{
+    (void)state;
+    seen_events ev;
+    fake_reset();
+    taap_collection *c = one_auth("http://h.test/x", DIGEST_UP "]}");
+    fake.answers[0] = fake.answers[2] = (fake_answer){401, "", 0, {CHALLENGE, NULL}};
+    taap_run_result *res = run_digest(c, 2, &ev);
+    assert_int_equal(fake.n, 4);
+    assert_null(strstr(fake.seen[2].headers, "Authorization"));
+    char want[512];
+    expected_answer("GET", "/x", "00000001", "aaaaaaaa", want, sizeof want);
+    assert_string_equal(strstr(fake.seen[3].headers, "Authorization"), want);
+    taap_run_result_free(res);
+    taap_collection_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +649,10 @@ int main(void)
         cmocka_unit_test(test_oauth1_published_example),
         cmocka_unit_test(test_oauth1_nonce_and_time_injected),
         cmocka_unit_test(test_digest_rfc2617),
+        cmocka_unit_test(test_digest_challenge_answered),
+        cmocka_unit_test(test_digest_challenge_rules),
+        cmocka_unit_test(test_digest_replay_bound),
+        cmocka_unit_test(test_digest_item_auth_per_execution),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
