@@ -108,6 +108,42 @@ pair() {
 both signing "$ND/auth-and-bodies.postman_collection.json"
 check_eq "auth and bodies: identical/sent/taap" "$(pair signing)" "14/14/14"
 
+# Digest auth answering the server's challenge (tests/newman/
+# digest-challenge…, two iterations): the unsigned first request and the
+# signed replay after the recorder's 401/403 (GET with a query, urlencoded,
+# multipart, auth-int over a JSON body, an empty POST whose URL credentials
+# give way to the digest), what the challenge set kept on the collection's
+# auth (the next item and iteration signed at once, nc counted on) but not
+# on an item's own, no replay with disableRetryRequest, three replays at
+# most. The client nonce is fixed in each auth: the runtime keeps a user's
+# non-empty clientNonce, so no normalisation is needed.
+both digest "$ND/digest-challenge.postman_collection.json" -n 2
+check_eq "digest challenge: identical/sent/taap" "$(pair digest)" "31/31/31"
+# the reports see what Newman's do: every request counted, the execution
+# listed once per request with its final response, the test script run on
+# the response after the replay
+start_rec "$tmp/digest.rec"
+"$TAAP" run "$ND/digest-challenge.postman_collection.json" -n 2 --connect-to "::127.0.0.1:$PORT" \
+  --color off -r cli,json --reporter-json-export "$tmp/digest.taap.report" >"$tmp/digest.taap.out" 2>&1
+TAAP_RECORDER_PORT=$PORT node -r "$ND/redirect.js" "$NEWMAN" run "$ND/digest-challenge.postman_collection.json" \
+  -n 2 -r cli,json --color off --reporter-json-export "$tmp/digest.newman.report" >"$tmp/digest.newman.out" 2>&1
+stop_rec
+for who in taap newman; do
+  grep -qF 'runtime: maximum intermediate request limit exceeded' "$tmp/digest.$who.out" && ok ||
+    bad "$who did not warn when the replays ran out"
+done
+digest_report() {
+  node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));
+    console.log(JSON.stringify([r.run.stats.requests.total, r.run.stats.items.total,
+      r.run.executions.map((e) => [e.item.name, e.response && e.response.code,
+        (e.assertions || []).map((a) => [a.assertion, !a.error])])]))' "$1"
+}
+want=$(digest_report "$tmp/digest.newman.report")
+case $want in '[31,16,'*'["inherited GET",200,[["answered",true]]]'*) ok ;;
+  *) bad "Newman's digest report unexpected: $want" ;; esac
+check_eq "digest challenge: requests and executions as Newman's" \
+  "$(digest_report "$tmp/digest.taap.report")" "$want"
+
 # {{vars}} in URL credentials: resolved, cut out of the URL and sent as
 # Basic, the password after the first ':' — with values holding '@', ':'
 # and a space.
