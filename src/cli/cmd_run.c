@@ -719,7 +719,8 @@ const cli_help cmd_run_help = {
     "your rights (see docs/SECURITY.md); use --ignore-scripts for a collection\n"
     "you do not trust. Auth helpers: noauth, basic, bearer, apikey, oauth2 (its\n"
     "stored access token), digest (MD5, SHA-256, SHA-512-256, -sess, qop\n"
-    "auth/auth-int; a server's challenge is not answered) and OAuth 1.0\n"
+    "auth/auth-int; a server's 401/403 challenge is answered by replaying the\n"
+    "request signed, as Newman does) and OAuth 1.0\n"
     "(HMAC-SHA1, HMAC-SHA256, HMAC-SHA512, PLAINTEXT; not RSA); another type\n"
     "fails its request. Requests go out as Newman sends them, byte for byte.\n"
     "\n",
