@@ -247,6 +247,15 @@ static int exec_replay(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_out
     pthread_mutex_unlock(&cx->lock);
     if (rc != 0)
         return exec_build_failed(oc, pi, "replaying the request: ", b);
+    /* Newman resends the script's PoP header as it was; taap signs every
+     * request afresh (a second use of a jti is a replay to any TAAP server,
+     * and the new Authorization header is one of the signed parts). */
+    char e[300];
+    if (again && b->pop && pm_pop_sign(cx, b, e, sizeof e) != 0) {
+        oc->config = 1;
+        snprintf(oc->error, sizeof oc->error, "%s", e);
+        return -1;
+    }
     oc->replays += (unsigned)again;
     return again;
 }

@@ -15,7 +15,9 @@
 
 #include <openssl/evp.h>
 
+#include "b64url.h"
 #include "run.h"
+#include "testutil.h"
 
 /* ---- the fake transport: records requests, answers from a script ---------- */
 
@@ -540,6 +542,60 @@ static void test_digest_challenge_answered(void **state)
     taap_collection_free(c);
 }
 
+/* The X-Authorization value request `i` carried ("" when none). */
+static void pop_of(int i, char *out, size_t cap)
+{
+    const char *h = strstr(fake.seen[i].headers, "X-Authorization: ");
+    size_t n = h ? strcspn(h + 17, "\n") : 0;
+    snprintf(out, cap, "%.*s", (int)n, h ? h + 17 : "");
+}
+
+/* A PoP request whose digest challenge is answered: Newman resends the
+ * script's PoP header unchanged, taap signs the replay afresh — another
+ * jti, and the Authorization it now carries among the signed parts. */
+static void test_digest_replay_signs_a_fresh_pop(void **state)
+{
+    (void)state;
+    fake_reset();
+    taap_collection *c = parse(
+        "{\"info\":{\"name\":\"D\",\"schema\":\"v2.1\"},\"item\":[{\"name\":\"one\","
+        "\"request\":{\"method\":\"GET\",\"url\":\"http://h.test/p\","
+        "\"header\":[{\"key\":\"X-Authorization\",\"value\":\"placeholder\"}],"
+        "\"auth\":" DIGEST_UP "]}}}]}");
+    fake.answers[0] = (fake_answer){401, "", 0, {CHALLENGE, NULL}};
+    taap_key *key = NULL;
+    taap_error err = TAAP_ERROR_INIT;
+    assert_int_equal(taap_key_load_private_file(tu_data("keys/rsa2048.pkcs8.pem"), NULL, 0, &key,
+                                                NULL, &err), TAAP_OK);
+    taap_run_options o;
+    taap_run_options_init(&o);
+    o.key = key;
+    unsigned char rnd = 0;
+    pm_run_seams seams = {fake_open, NULL, fixed_random, &rnd};
+    taap_run_result *res = NULL;
+    assert_int_equal(pm_run_collection(c, NULL, NULL, NULL, &o, NULL, NULL, &seams, &res, &err),
+                     TAAP_OK);
+    assert_int_equal(fake.n, 2);
+    char first[1024], second[1024];
+    pop_of(0, first, sizeof first);
+    pop_of(1, second, sizeof second);
+    assert_true(strlen(first) > 100);
+    assert_true(strlen(second) > 100);
+    assert_string_not_equal(first, second);
+    /* the replay's payload signs Authorization */
+    const char *d1 = strchr(second, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    assert_non_null(d2);
+    unsigned char payload[1024];
+    size_t plen = 0;
+    assert_int_equal(taap_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), payload, &plen), 0);
+    payload[plen] = '\0';
+    assert_non_null(strstr((char *)payload, "Authorization"));
+    assert_int_equal(taap_run_result_get(res, 0)->status, 200);
+    taap_run_result_free(res);
+    taap_key_free(key);
+    taap_collection_free(c);
+}
+
 /* One item with digest auth `auth` (closing "]}" included) answered by
  * `first` and then 200s: the number of requests sent. */
 static int digest_requests(const char *auth, fake_answer first, seen_events *ev, long *status)
@@ -650,6 +706,7 @@ int main(void)
         cmocka_unit_test(test_oauth1_nonce_and_time_injected),
         cmocka_unit_test(test_digest_rfc2617),
         cmocka_unit_test(test_digest_challenge_answered),
+        cmocka_unit_test(test_digest_replay_signs_a_fresh_pop),
         cmocka_unit_test(test_digest_challenge_rules),
         cmocka_unit_test(test_digest_replay_bound),
         cmocka_unit_test(test_digest_item_auth_per_execution),
