@@ -92,11 +92,16 @@ char *pm_auth_attr(pm_worker *w, const pm_auth *a, const char *key, pm_built *b)
     return v;
 }
 
+char *pm_auth_value(pm_worker *w, const pm_auth *a, const char *key)
+{
+    pm_built scratch; /* only its err: the caller has no request to report on */
+    memset(&scratch, 0, sizeof scratch);
+    return pm_auth_attr(w, a, key, &scratch);
+}
+
 int pm_auth_state_set(pm_worker *w, const pm_auth *a, const char *key, const char *value)
 {
-    pm_built scratch;
-    memset(&scratch, 0, sizeof scratch);
-    char *cur = pm_auth_attr(w, a, key, &scratch);
+    char *cur = pm_auth_value(w, a, key);
     pm_scope *st = auth_state(w->cx, a, 0);
     /* the runtime updates a user's parameter only when it is empty */
     int settable = (st && pm_scope_get(st, key)) || !pm_kv_get(&a->attrs, key) || (cur && !*cur);
@@ -309,11 +314,12 @@ int pm_auth_replay(pm_worker *w, const pm_item *it, pm_built *b)
     for (size_t i = old.client_from; i < old.nh; i++)
         if (!taap_ascii_casecmp(old.hn[i], "Content-Length"))
             cl = (int)i;
+    long long length = wire_length(b);
     char len[32];
-    snprintf(len, sizeof len, "%lld", wire_length(b));
+    snprintf(len, sizeof len, "%lld", length);
     if (rc == 0 && !has_length && cl >= 0)
         move_header(&old, (size_t)cl, b);
-    else if (rc == 0 && !has_length && wire_length(b) >= 0)
+    else if (rc == 0 && !has_length && length >= 0)
         rc = pm_hdr_add(b, "Content-Length", len);
     if (rc == 0)
         rc = pm_auth_apply(w, it, b);

@@ -217,11 +217,9 @@ static void next_nonce_count(const char *nc, char out[32])
 /* Each of keys[0..n) set (non-empty) on the auth already? */
 static int all_set(pm_worker *w, const pm_auth *a, const char *const *keys, size_t n)
 {
-    pm_built scratch;
-    memset(&scratch, 0, sizeof scratch);
     int all = 1;
     for (size_t i = 0; i < n && all; i++) {
-        char *v = pm_auth_attr(w, a, keys[i], &scratch);
+        char *v = pm_auth_value(w, a, keys[i]);
         all = v && *v;
         taap_free_secret_str(v);
     }
@@ -246,9 +244,7 @@ static size_t challenge_params(pm_worker *w, const pm_auth *a, const char *chall
         keys[n] = fields[i];
         vals[n++] = v;
     }
-    pm_built scratch;
-    memset(&scratch, 0, sizeof scratch);
-    char *own_qop = pm_auth_attr(w, a, "qop", &scratch);
+    char *own_qop = pm_auth_value(w, a, "qop");
     int qop = (n > 2 && !strcmp(keys[n - 1], "qop")) || (own_qop && *own_qop);
     taap_free_secret_str(own_qop);
     if (qop) {
@@ -264,9 +260,7 @@ static size_t challenge_params(pm_worker *w, const pm_auth *a, const char *chall
 
 int pm_auth_digest_post(pm_worker *w, const pm_auth *a, const pm_http_resp *resp)
 {
-    pm_built scratch;
-    memset(&scratch, 0, sizeof scratch);
-    char *off = pm_auth_attr(w, a, "disableRetryRequest", &scratch);
+    char *off = pm_auth_value(w, a, "disableRetryRequest");
     int disabled = !off || pm_auth_flag(off);
     taap_free_secret_str(off);
     if (disabled)
@@ -274,7 +268,7 @@ int pm_auth_digest_post(pm_worker *w, const pm_auth *a, const pm_http_resp *resp
     const char *challenge =
         resp->status == 401 || resp->status == 403 ? digest_challenge(resp) : NULL;
     if (!challenge) { /* answered: the next request counts the nonce once more */
-        char *nc = pm_auth_attr(w, a, "nonceCount", &scratch);
+        char *nc = pm_auth_value(w, a, "nonceCount");
         char next[32];
         next_nonce_count(nc ? nc : "", next);
         taap_free_secret_str(nc);

@@ -129,6 +129,20 @@ static void exec_console_warnings(pm_worker *w, const pm_plan_item *pi, const pm
     }
 }
 
+/* A fresh PoP over b's bytes into its X-Authorization header. 0, or -1
+ * with oc->config set. */
+static int exec_sign_pop(pm_run *cx, pm_built *b, pm_outcome *oc)
+{
+    char e[300];
+    if (!cx->key)
+        snprintf(e, sizeof e, "no private key for the PoP token");
+    else if (pm_pop_sign(cx, b, e, sizeof e) == 0)
+        return 0;
+    oc->config = 1;
+    snprintf(oc->error, sizeof oc->error, "%s", e);
+    return -1;
+}
+
 /* Build, sign and check one attempt's bytes. 0, or -1 with oc->config set
  * (*gen: the token generation the request was built with). */
 static int exec_prepare(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_outcome *oc,
@@ -141,19 +155,8 @@ static int exec_prepare(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_ou
     pthread_mutex_unlock(&cx->lock);
     if (brc != 0)
         return exec_build_failed(oc, pi, "", b);
-    if (b->pop) {
-        char e[300];
-        if (!cx->key) {
-            oc->config = 1;
-            snprintf(oc->error, sizeof oc->error, "no private key for the PoP token");
-            return -1;
-        }
-        if (pm_pop_sign(cx, b, e, sizeof e) != 0) {
-            oc->config = 1;
-            snprintf(oc->error, sizeof oc->error, "%s", e);
-            return -1;
-        }
-    }
+    if (b->pop && exec_sign_pop(cx, b, oc) != 0)
+        return -1;
     /* warnings (and --strict-vars) for what is left unresolved in the final bytes */
     unres_ctx uc = {cx, pi->it->path, "", 0};
     pthread_mutex_lock(&cx->lock);
@@ -250,12 +253,8 @@ static int exec_replay(pm_worker *w, const pm_plan_item *pi, pm_built *b, pm_out
     /* Newman resends the script's PoP header as it was; taap signs every
      * request afresh (a second use of a jti is a replay to any TAAP server,
      * and the new Authorization header is one of the signed parts). */
-    char e[300];
-    if (again && b->pop && pm_pop_sign(cx, b, e, sizeof e) != 0) {
-        oc->config = 1;
-        snprintf(oc->error, sizeof oc->error, "%s", e);
+    if (again && b->pop && exec_sign_pop(cx, b, oc) != 0)
         return -1;
-    }
     oc->replays += (unsigned)again;
     return again;
 }

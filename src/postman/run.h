@@ -225,6 +225,8 @@ char *pm_basic_value(const char *user, const char *pass);
  * b->err on failure), or the value a post hook set for it during the run.
  * Free with taap_free_secret_str. */
 char *pm_auth_attr(pm_worker *w, const pm_auth *a, const char *key, pm_built *b);
+/* The same where no request is being built (a post hook): NULL on failure. */
+char *pm_auth_value(pm_worker *w, const pm_auth *a, const char *key);
 /* JavaScript truthiness of an attribute's text ("" and "false" are false). */
 int pm_auth_flag(const char *v);
 /* Newman's post hook for the auth in effect, on a response: 1 when the

@@ -581,7 +581,7 @@ static void test_digest_replay_signs_a_fresh_pop(void **state)
     pop_of(1, second, sizeof second);
     assert_true(strlen(first) > 100);
     assert_true(strlen(second) > 100);
-    assert_string_not_equal(first, second);
+    assert_true(strcmp(first, second) != 0); /* not assert_string_*: a failure would print tokens */
     /* the replay's payload signs Authorization */
     const char *d1 = strchr(second, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
     assert_non_null(d2);
